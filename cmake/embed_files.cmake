@@ -1,0 +1,21 @@
+# Writes a C++ source that holds the given files as string literals, so that the library works
+# from any directory without reading `schemas/` at run time.
+#   cmake -DOUTPUT=out.cpp -DFILES="a.json;b.json" -P embed_files.cmake
+set(body "// Generated from schemas/ by cmake/embed_files.cmake at build time; do not edit.\n")
+string(APPEND body "#include \"embedded_schemas.h\"\n\nnamespace tykhook::detail {\nnamespace {\n")
+string(APPEND body "constexpr EmbeddedFile files[] = {\n")
+foreach(file IN LISTS FILES)
+  get_filename_component(name "${file}" NAME)
+  file(READ "${file}" text)
+  string(FIND "${text}" ")tykhook_embed\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${file}: contains the raw-string delimiter )tykhook_embed\"")
+  endif()
+  string(APPEND body "    {\"${name}\", R\"tykhook_embed(${text})tykhook_embed\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace\n\n")
+string(APPEND body "std::span<const EmbeddedFile> embedded_schemas() { return files; }\n\n")
+string(APPEND body "}  // namespace tykhook::detail\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")

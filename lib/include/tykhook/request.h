@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tykhook {
+
+/// One HTTP header as received: name and value without surrounding white space.
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+/// An HTTP request as the verifier sees it. The body is kept byte for byte (NULs are legal).
+struct Request {
+  std::string method = "POST";
+  std::string target = "/";
+  std::vector<Header> headers;  ///< in arrival order; names keep their case
+  std::string body;
+
+  /// Returns the values of every header named `name` (compared case-insensitively), in order.
+  [[nodiscard]] std::vector<std::string_view> header_values(std::string_view name) const;
+};
+
+/// Compares two header names as HTTP does (ASCII case-insensitive).
+[[nodiscard]] bool header_name_equals(std::string_view a, std::string_view b);
+
+}  // namespace tykhook

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tykhook/events.h"
+
+namespace tykhook {
+
+/// The JSON Schemas (draft-07) of the events' Messages, each compiled once and reused.
+class SchemaRegistry {
+ public:
+  /// The schemas embedded into the library at build time from `schemas/`.
+  [[nodiscard]] static std::shared_ptr<const SchemaRegistry> embedded();
+  /// Loads `<WireEventName>.schema.json` for every event from `dir`; throws tykhook::Error
+  /// naming the file when one is missing or is not a valid schema.
+  [[nodiscard]] static std::shared_ptr<const SchemaRegistry> from_directory(
+      const std::filesystem::path& dir);
+
+  ~SchemaRegistry();
+
+  /// Validates `message` against the schema of `event`. Returns every violation as
+  /// "<JSON pointer>: <what was expected>", e.g. "/Message/ID: expected integer, got string";
+  /// empty when the message is valid.
+  [[nodiscard]] std::vector<std::string> validate(Event event, const nlohmann::json& message) const;
+  /// The schema document of `event`.
+  [[nodiscard]] const nlohmann::json& schema(Event event) const;
+
+  struct Impl;
+
+ private:
+  explicit SchemaRegistry(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tykhook

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tykhook/error.h"
+
+namespace tykhook {
+
+/// The name of the header that carries the portal's signature.
+inline constexpr std::string_view signature_header = "X-Signature-SHA256";
+
+/// A raw HMAC-SHA256 digest.
+using Digest = std::array<unsigned char, 32>;
+
+/// A webhook secret. Never printed: it has no operator<< and appears in no message.
+class Secret {
+ public:
+  /// Takes the secret's bytes; throws std::invalid_argument when they are empty.
+  explicit Secret(std::string bytes);
+  /// The secret's bytes, for the HMAC key.
+  std::string_view bytes() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+/// Returns the lower-case hex HMAC-SHA256 of `body` keyed with `secret`.
+[[nodiscard]] std::string sign(std::string_view secret, std::string_view body);
+
+/// Parses an X-Signature-SHA256 value: 64 hex digits in either case, an optional `sha256=`
+/// prefix in any case, spaces or tabs around. The error says what is wrong (never the value).
+[[nodiscard]] Parsed<Digest> parse_signature_header(std::string_view value);
+
+/// Checks bodies against a set of secrets (several mean rotation). Each secret's HMAC key is
+/// set up once; every comparison is constant-time (CRYPTO_memcmp).
+class SignatureVerifier {
+ public:
+  /// Throws std::invalid_argument when `secrets` is empty.
+  explicit SignatureVerifier(const std::vector<Secret>& secrets);
+  ~SignatureVerifier();
+  SignatureVerifier(SignatureVerifier&&) noexcept;
+  SignatureVerifier& operator=(SignatureVerifier&&) noexcept;
+
+  /// Returns the index of the first secret whose HMAC of `body` equals `digest`, or nullopt.
+  /// Every secret is tried, so the time taken does not depend on which one matched.
+  [[nodiscard]] std::optional<std::size_t> match(std::string_view body, const Digest& digest) const;
+  /// Returns the raw HMAC-SHA256 of `body` under the secret at `index`.
+  [[nodiscard]] Digest compute(std::string_view body, std::size_t index) const;
+  /// The number of secrets.
+  std::size_t size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tykhook

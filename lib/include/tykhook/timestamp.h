@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "tykhook/error.h"
+
+namespace tykhook {
+
+/// A point in time in nanoseconds since the Unix epoch (UTC). It covers the years 1678 to
+/// 2261; times outside that range (Go's zero time 0001-01-01T00:00:00Z among them) saturate
+/// to TimePoint::min() or TimePoint::max().
+using TimePoint = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+/// The reference clock of the verifier.
+using Clock = std::chrono::system_clock;
+
+/// Parses a Go RFC 3339 time (upper-case `T` and `Z`, seconds 00-59, 0-9 fraction digits,
+/// `Z` or `±hh:mm`). On failure the error names the byte, e.g. "byte 11: hour 24 is out of range".
+[[nodiscard]] Parsed<TimePoint> parse_rfc3339(std::string_view text);
+
+/// Formats `t` as Go's time.RFC3339Nano in UTC (trailing fraction zeros dropped, `Z`).
+[[nodiscard]] std::string format_rfc3339(TimePoint t);
+
+/// Returns true when |now - t| <= tolerance (DESIGN: "further than the tolerance" is strict).
+/// Saturated times are compared without overflow.
+[[nodiscard]] bool within_tolerance(TimePoint t, TimePoint now, std::chrono::nanoseconds tolerance);
+
+/// Parses a duration: an integer with a unit `ms`, `s`, `m` or `h`; a bare integer is seconds.
+/// The error says what was expected, e.g. "\"5x\": unknown unit \"x\"; use ms, s, m or h".
+[[nodiscard]] Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace tykhook
