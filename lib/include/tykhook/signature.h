@@ -39,6 +39,7 @@ class Secret {
 
 /// Checks bodies against a set of secrets (several mean rotation). Each secret's HMAC key is
 /// set up once; every comparison is constant-time (CRYPTO_memcmp).
+/// A moved-from SignatureVerifier may only be assigned to or destroyed.
 class SignatureVerifier {
  public:
   /// Throws std::invalid_argument when `secrets` is empty.
@@ -50,7 +51,8 @@ class SignatureVerifier {
   /// Returns the index of the first secret whose HMAC of `body` equals `digest`, or nullopt.
   /// Every secret is tried, so the time taken does not depend on which one matched.
   [[nodiscard]] std::optional<std::size_t> match(std::string_view body, const Digest& digest) const;
-  /// Returns the raw HMAC-SHA256 of `body` under the secret at `index`.
+  /// Returns the raw HMAC-SHA256 of `body` under the secret at `index`; throws
+  /// std::invalid_argument when `index` is not below size().
   [[nodiscard]] Digest compute(std::string_view body, std::size_t index) const;
   /// The number of secrets.
   std::size_t size() const;
