@@ -26,20 +26,34 @@ constexpr std::array events = {
 
 std::string_view to_string(Event event) {
   switch (event) {
-    case Event::RegisterInvite: return "RegisterInvite";
-    case Event::UserRegistered: return "UserRegistered";
-    case Event::UserAccountActivated: return "UserAccountActivated";
-    case Event::UserAccountDeactivated: return "UserAccountDeactivated";
-    case Event::PasswordReset: return "PasswordReset";
-    case Event::ApplicationRegistered: return "ApplicationRegistered";
-    case Event::CredentialRegistered: return "CredentialRegistered";
-    case Event::AccessRequestCreated: return "AccessRequestCreated";
-    case Event::AccessRequestApproved: return "AccessRequestApproved";
-    case Event::AccessRequestRejected: return "AccessRequestRejected";
-    case Event::OrganisationRegistered: return "OrganisationRegistered";
-    case Event::OrganisationRequestCreated: return "OrganisationRequestCreated";
-    case Event::OrganisationRequestApproved: return "OrganisationRequestApproved";
-    case Event::OrganisationRequestRejected: return "OrganisationRequestRejected";
+    case Event::RegisterInvite:
+      return "RegisterInvite";
+    case Event::UserRegistered:
+      return "UserRegistered";
+    case Event::UserAccountActivated:
+      return "UserAccountActivated";
+    case Event::UserAccountDeactivated:
+      return "UserAccountDeactivated";
+    case Event::PasswordReset:
+      return "PasswordReset";
+    case Event::ApplicationRegistered:
+      return "ApplicationRegistered";
+    case Event::CredentialRegistered:
+      return "CredentialRegistered";
+    case Event::AccessRequestCreated:
+      return "AccessRequestCreated";
+    case Event::AccessRequestApproved:
+      return "AccessRequestApproved";
+    case Event::AccessRequestRejected:
+      return "AccessRequestRejected";
+    case Event::OrganisationRegistered:
+      return "OrganisationRegistered";
+    case Event::OrganisationRequestCreated:
+      return "OrganisationRequestCreated";
+    case Event::OrganisationRequestApproved:
+      return "OrganisationRequestApproved";
+    case Event::OrganisationRequestRejected:
+      return "OrganisationRequestRejected";
   }
   return "";  // unreachable for a valid enumerator; -Wall flags a missing case above
 }
@@ -47,10 +61,14 @@ std::string_view to_string(Event event) {
 std::optional<std::string_view> alias_of(Event event) {
   // The documentation's event list spells these four with "z"; the wire uses "s" (DESIGN.md).
   switch (event) {
-    case Event::OrganisationRegistered: return "OrganizationRegistered";
-    case Event::OrganisationRequestCreated: return "OrganizationRequestCreated";
-    case Event::OrganisationRequestApproved: return "OrganizationRequestApproved";
-    case Event::OrganisationRequestRejected: return "OrganizationRequestRejected";
+    case Event::OrganisationRegistered:
+      return "OrganizationRegistered";
+    case Event::OrganisationRequestCreated:
+      return "OrganizationRequestCreated";
+    case Event::OrganisationRequestApproved:
+      return "OrganizationRequestApproved";
+    case Event::OrganisationRequestRejected:
+      return "OrganizationRequestRejected";
     case Event::RegisterInvite:
     case Event::UserRegistered:
     case Event::UserAccountActivated:
@@ -60,7 +78,8 @@ std::optional<std::string_view> alias_of(Event event) {
     case Event::CredentialRegistered:
     case Event::AccessRequestCreated:
     case Event::AccessRequestApproved:
-    case Event::AccessRequestRejected: return std::nullopt;
+    case Event::AccessRequestRejected:
+      return std::nullopt;
   }
   return std::nullopt;
 }

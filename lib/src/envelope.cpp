@@ -1,0 +1,162 @@
+#include "tykhook/envelope.h"
+
+#include <string>
+#include <vector>
+
+namespace tykhook {
+namespace {
+
+using nlohmann::json;
+
+// Finds the first byte at which arrays and objects nest deeper than max_json_depth, skipping
+// string contents. It runs before the parser so that no input can make the parser build a
+// deep tree (DESIGN.md, "Sizes": deeper than 64 levels is malformed_json).
+std::optional<std::size_t> too_deep_at(std::string_view body) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+// Go's encoding/json never writes a name twice in one object, and parsers disagree on which
+// of two equal names wins, so an object with a repeated name is refused rather than guessed.
+struct DuplicateName {
+  std::string name;
+};
+
+std::string type_name(const json& value) {
+  if (value.is_number_integer()) return "integer";
+  if (value.is_number()) return "number";
+  return value.type_name();
+}
+
+EnvelopeResult failure(EnvelopeFailure kind, std::string message) {
+  return EnvelopeResult{std::nullopt, kind, std::move(message)};
+}
+
+// Strips nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 5: " prefix;
+// the byte offset is given separately.
+std::string parse_error_reason(const json::parse_error& error) {
+  std::string what = error.what();
+  const auto colon = what.find(": ");
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+}  // namespace
+
+EnvelopeResult parse_envelope(std::string_view body) {
+  // A raw NUL is never valid JSON (inside a string it must be escaped), and the parser below
+  // would take it for the end of the input and ignore whatever follows.
+  if (const auto nul = body.find('\0'); nul != std::string_view::npos) {
+    return failure(EnvelopeFailure::malformed_json,
+                   "body byte " + std::to_string(nul) +
+                       ": NUL byte; JSON allows it only escaped, as \\u0000, inside a string");
+  }
+  if (const auto at = too_deep_at(body)) {
+    return failure(EnvelopeFailure::malformed_json,
+                   "body byte " + std::to_string(*at) + ": JSON nests deeper than " +
+                       std::to_string(max_json_depth) + " levels; the portal sends flat objects");
+  }
+
+  std::vector<std::vector<std::string>> names;  // the names seen so far, per open object
+  const json::parser_callback_t check_names = [&names](int, json::parse_event_t event,
+                                                       json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        names.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        names.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        auto& seen = names.back();
+        const auto& name = parsed.get_ref<const std::string&>();
+        for (const auto& earlier : seen) {
+          if (earlier == name) throw DuplicateName{name};
+        }
+        seen.push_back(name);
+        break;
+      }
+      case json::parse_event_t::array_start:
+      case json::parse_event_t::array_end:
+      case json::parse_event_t::value:
+        break;
+    }
+    return true;
+  };
+
+  json document;
+  try {
+    document = json::parse(body.begin(), body.end(), check_names);
+  } catch (const json::parse_error& error) {
+    return failure(EnvelopeFailure::malformed_json,
+                   "body byte " + std::to_string(error.byte > 0 ? error.byte - 1 : 0) + ": " +
+                       parse_error_reason(error) + "; the body must be one JSON object in UTF-8");
+  } catch (const DuplicateName& duplicate) {
+    return failure(EnvelopeFailure::malformed_json,
+                   "body: object member \"" + duplicate.name.substr(0, 40) +
+                       "\" appears twice; names in a JSON object must be unique");
+  } catch (const json::exception& error) {
+    return failure(EnvelopeFailure::malformed_json, std::string("body: ") + error.what());
+  }
+
+  if (!document.is_object()) {
+    return failure(
+        EnvelopeFailure::invalid_envelope,
+        "body: expected an object {Event, Message, Timestamp}, got " + type_name(document));
+  }
+  const auto member = [&document](const char* name) -> const json* {
+    const auto it = document.find(name);
+    return it == document.end() ? nullptr : &*it;
+  };
+  const auto missing_or_mistyped = [](std::string_view name, const json* value,
+                                      std::string_view expected) {
+    return failure(EnvelopeFailure::invalid_envelope,
+                   value == nullptr
+                       ? "/" + std::string(name) + ": missing; the body must have Event, " +
+                             "Message and Timestamp"
+                       : "/" + std::string(name) + ": expected " + std::string(expected) +
+                             ", got " + type_name(*value));
+  };
+
+  const json* event = member("Event");
+  if (event == nullptr || !event->is_string()) return missing_or_mistyped("Event", event, "string");
+  json* message = nullptr;
+  if (const auto it = document.find("Message"); it != document.end()) message = &*it;
+  if (message == nullptr || !message->is_object()) {
+    return missing_or_mistyped("Message", message, "object");
+  }
+  const json* timestamp = member("Timestamp");
+  if (timestamp == nullptr || !timestamp->is_string()) {
+    return missing_or_mistyped("Timestamp", timestamp, "string");
+  }
+
+  Envelope envelope;
+  envelope.timestamp_text = timestamp->get<std::string>();
+  auto parsed_time = parse_rfc3339(envelope.timestamp_text);
+  if (!parsed_time) {
+    return failure(EnvelopeFailure::invalid_envelope, "/Timestamp: " + parsed_time.error);
+  }
+  envelope.timestamp = *parsed_time;
+  envelope.event_name = event->get<std::string>();
+  envelope.event = parse_event(envelope.event_name);
+  envelope.message = std::move(*message);
+  return EnvelopeResult{std::move(envelope), EnvelopeFailure::malformed_json, {}};
+}
+
+}  // namespace tykhook
