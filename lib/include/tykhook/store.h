@@ -24,9 +24,23 @@ class Store {
   [[nodiscard]] virtual bool durable() const = 0;
 };
 
+/// Settings of open_store that a URI does not carry; the defaults suit the receiver.
+struct StoreOptions {
+  /// The most keys a `memory:` store holds; when full, the key that expires first goes first.
+  std::size_t memory_max_keys = 100'000;
+  /// How long a SQLite claim waits for other processes' locks before it throws tykhook::Error.
+  std::chrono::milliseconds sqlite_busy_timeout{5'000};
+  /// How long a Redis connect, or one Redis command, may take before it counts as failed.
+  std::chrono::milliseconds redis_timeout{2'000};
+};
+
 /// Opens a store from a URI: `memory:`, `sqlite:PATH` or `redis://HOST:PORT[/DB]` (the Redis
 /// password comes from the environment variable TYKHOOK_REDIS_PASSWORD). Throws tykhook::Error
 /// naming the URI (never a password) when it is malformed or the store cannot be reached.
+/// `redis://HOST:PORT[/DB]?prefix=P` puts keys under P (default `tykhook:`), taken literally.
 [[nodiscard]] std::unique_ptr<Store> open_store(std::string_view uri);
+
+/// Opens a store from a URI as above, with settings that the URI does not carry.
+[[nodiscard]] std::unique_ptr<Store> open_store(std::string_view uri, const StoreOptions& options);
 
 }  // namespace tykhook

@@ -1,0 +1,714 @@
+// The store tests. One behaviour suite runs against every store; Redis joins it when
+// TYKHOOK_TEST_REDIS_URI names a server (CI sets it, and with CI set and no server the Redis
+// tests fail). The restart and password tests start redis-server processes of their own.
+
+#include "tykhook/store.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tykhook/error.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using tykhook::open_store;
+using tykhook::Store;
+using tykhook::StoreOptions;
+
+constexpr auto long_ttl = std::chrono::milliseconds(10min);
+
+// A run-unique text, so that concurrent or repeated runs never share files or Redis keys.
+std::string unique_name() {
+  static std::atomic<int> counter{0};
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return std::to_string(getpid()) + "-" + std::to_string(now) + "-" + std::to_string(++counter);
+}
+
+// Where the behaviour suite keeps its SQLite files: in memory (/dev/shm) when there is one.
+// The suite tests what a claim means, and 10 000 winning claims that each wait for a disk sync
+// take over ten seconds; the SIGKILL test, which is about durability, uses the real disk.
+// WAL locking across processes works the same in memory.
+std::filesystem::path fast_directory() {
+  std::error_code ignored;
+  if (std::filesystem::is_directory("/dev/shm", ignored) && access("/dev/shm", W_OK) == 0) {
+    return "/dev/shm";
+  }
+  return std::filesystem::temp_directory_path();
+}
+
+class TempDir {
+ public:
+  explicit TempDir(const std::filesystem::path& parent = std::filesystem::temp_directory_path())
+      : path_(parent / ("tykhook-store-test-" + unique_name())) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The message of the tykhook::Error that `open` throws, or "" when it throws none.
+template <class Open>
+std::string error_of(Open&& open) {
+  try {
+    open();
+  } catch (const tykhook::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool ci() {
+  const char* value = std::getenv("CI");
+  return value != nullptr && *value != '\0';
+}
+
+// When a Redis-backed test cannot run, CI must fail loudly while a developer gets a hint.
+void redis_unavailable(std::string_view why, std::string_view fix) {
+  const std::string reason = std::string(why) + "; " + std::string(fix);
+  if (ci()) {
+    FAIL_CHECK("redis tests cannot run and CI is set: " << reason);
+  } else {
+    MESSAGE("redis tests skipped: " << reason);
+  }
+}
+
+// The shared server's URI with a run-unique key prefix, or nullopt (after a message).
+std::optional<std::string> redis_test_uri() {
+  const char* value = std::getenv("TYKHOOK_TEST_REDIS_URI");
+  if (value == nullptr || *value == '\0') {
+    redis_unavailable("TYKHOOK_TEST_REDIS_URI is unset",
+                      "set TYKHOOK_TEST_REDIS_URI=redis://127.0.0.1:PORT");
+    return std::nullopt;
+  }
+  const std::string uri = value;
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
+         "prefix=tykhook-test:" + unique_name() + ":";
+}
+
+struct StoreUnderTest {
+  std::string name;
+  std::unique_ptr<Store> store;
+};
+
+// The behaviour suite's subjects: each store kind, freshly opened.
+std::vector<StoreUnderTest> stores_under_test(const TempDir& dir) {
+  std::vector<StoreUnderTest> stores;
+  stores.push_back({"memory", open_store("memory:")});
+  stores.push_back({"sqlite", open_store("sqlite:" + dir.file("behaviour.db"))});
+  if (const auto uri = redis_test_uri()) stores.push_back({"redis", open_store(*uri)});
+  return stores;
+}
+
+bool redis_server_on_path() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path == nullptr ? "" : path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && access((dir + "/redis-server").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+bool accepts_connections(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return ok;
+}
+
+// Starts a child process with standard output to `out` (or /dev/null) and no standard error.
+pid_t spawn(const std::vector<std::string>& args, const std::string& out = "/dev/null") {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A redis-server of the test's own, without persistence, that the test can kill and restart.
+class RedisServer {
+ public:
+  explicit RedisServer(std::vector<std::string> extra_args = {})
+      : port_(free_port()), extra_args_(std::move(extra_args)) {
+    start();
+  }
+  ~RedisServer() { stop(); }
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const { return port_; }
+  std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  void start() {
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--daemonize",
+                                     "no",
+                                     "--dir",
+                                     std::filesystem::temp_directory_path().string()};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = spawn(args);
+    for (int i = 0; i < 500 && !accepts_connections(port_); ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE_MESSAGE(accepts_connections(port_), "redis-server did not start on " << uri());
+  }
+
+  // SIGKILL, as in a crash: no clean shutdown, no goodbye to the clients.
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    wait_exit(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  int port_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+};
+
+// Sets an environment variable for one scope and restores the previous state after it.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) previous_ = old;
+    if (value == nullptr) {
+      unsetenv(name_.c_str());
+    } else {
+      setenv(name_.c_str(), value, 1);
+    }
+  }
+  ~ScopedEnv() {
+    if (previous_) {
+      setenv(name_.c_str(), previous_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> previous_;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  // Only whole lines: a line without its "\n" was not completely reported.
+  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+// ---- the behaviour suite, run against every store --------------------------------------------
+
+TEST_CASE("the first claim of a key wins and every later claim is a duplicate") {
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    CHECK(store->claim("a", long_ttl));
+    CHECK_FALSE(store->claim("a", long_ttl));
+    CHECK_FALSE(store->claim("a", long_ttl));
+    CHECK(store->claim("b", long_ttl));
+    // Keys are bytes: a NUL inside does not end them.
+    CHECK(store->claim(std::string_view("k\0x", 3), long_ttl));
+    CHECK(store->claim(std::string_view("k\0y", 3), long_ttl));
+    CHECK_FALSE(store->claim(std::string_view("k\0x", 3), long_ttl));
+    CHECK(store->claim(std::string(64, 'f'), long_ttl));
+  }
+}
+
+TEST_CASE("a claim expires after its ttl and the key can be claimed again") {
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    CHECK(store->claim("short", 100ms));
+    CHECK(store->claim("long", long_ttl));
+    CHECK_FALSE(store->claim("short", 100ms));
+    std::this_thread::sleep_for(250ms);
+    CHECK(store->claim("short", 100ms));
+    CHECK_FALSE(store->claim("long", long_ttl));
+  }
+}
+
+TEST_CASE("a released key can be claimed again, once") {
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    CHECK(store->claim("a", long_ttl));
+    store->release("a");
+    CHECK(store->claim("a", long_ttl));
+    CHECK_FALSE(store->claim("a", long_ttl));
+    store->release("never claimed");
+    CHECK(store->claim("never claimed", long_ttl));
+  }
+}
+
+TEST_CASE("8 threads claiming the same 10 000 keys find exactly one winner per key") {
+  constexpr int thread_count = 8;
+  constexpr int key_count = 10'000;
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    std::vector<std::atomic<int>> wins(key_count);
+    std::atomic<int> errors{0};
+    std::latch start(thread_count);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < thread_count; ++t) {
+      threads.emplace_back([&, t] {
+        start.arrive_and_wait();
+        // Half the threads walk forwards, half backwards: both meet on every key.
+        for (int i = 0; i < key_count; ++i) {
+          const int k = t % 2 == 0 ? i : key_count - 1 - i;
+          try {
+            if (store->claim("key-" + std::to_string(k), long_ttl)) ++wins[k];
+          } catch (const std::exception&) {
+            ++errors;
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    int not_one = 0;
+    for (const auto& count : wins) not_one += count != 1 ? 1 : 0;
+    CHECK(errors == 0);
+    CHECK(not_one == 0);
+  }
+}
+
+TEST_CASE("a ttl that is not positive is a programming error") {
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    CHECK_THROWS_AS((void)store->claim("a", 0ms), std::invalid_argument);
+    CHECK_THROWS_AS((void)store->claim("a", -1ms), std::invalid_argument);
+    CHECK(store->claim("a", long_ttl));
+  }
+}
+
+TEST_CASE("size counts the live keys where that is cheap, and durable says who survives a crash") {
+  const TempDir dir(fast_directory());
+  for (const auto& [name, store] : stores_under_test(dir)) {
+    CAPTURE(name);
+    CHECK(store->claim("a", long_ttl));
+    CHECK(store->claim("b", long_ttl));
+    CHECK(store->claim("c", 50ms));
+    std::this_thread::sleep_for(120ms);
+    const auto size = store->size();
+    if (name == "redis") {
+      CHECK_FALSE(size.has_value());
+    } else {
+      CHECK(size == std::optional<std::size_t>(2));
+    }
+    CHECK(store->durable() == (name == "sqlite"));
+  }
+}
+
+// ---- memory ----------------------------------------------------------------------------------
+
+TEST_CASE("a full memory store forgets the oldest key first") {
+  const auto store = open_store("memory:", StoreOptions{.memory_max_keys = 3});
+  CHECK(store->claim("a", long_ttl));
+  CHECK(store->claim("b", long_ttl));
+  CHECK(store->claim("c", long_ttl));
+  CHECK(store->claim("d", long_ttl));
+  CHECK(store->size() == std::optional<std::size_t>(3));
+  CHECK_FALSE(store->claim("b", long_ttl));
+  CHECK_FALSE(store->claim("c", long_ttl));
+  CHECK_FALSE(store->claim("d", long_ttl));
+  CHECK(store->claim("a", long_ttl));
+}
+
+TEST_CASE("a full memory store forgets the key that expires first, whatever its age") {
+  const auto store = open_store("memory:", StoreOptions{.memory_max_keys = 2});
+  CHECK(store->claim("old, long", long_ttl));
+  CHECK(store->claim("new, short", 1min));
+  CHECK(store->claim("newest", long_ttl));
+  CHECK_FALSE(store->claim("old, long", long_ttl));
+  CHECK(store->claim("new, short", 1min));
+}
+
+TEST_CASE("a memory store allowed no keys is a programming error") {
+  CHECK_THROWS_AS((void)open_store("memory:", StoreOptions{.memory_max_keys = 0}),
+                  std::invalid_argument);
+}
+
+// ---- SQLite ----------------------------------------------------------------------------------
+
+TEST_CASE("two sqlite stores on one file see each other's claims") {
+  const TempDir dir;
+  const std::string uri = "sqlite:" + dir.file("shared.db");
+  const auto first = open_store(uri);
+  const auto second = open_store(uri);
+  CHECK(first->claim("a", long_ttl));
+  CHECK_FALSE(second->claim("a", long_ttl));
+  second->release("a");
+  CHECK(first->claim("a", long_ttl));
+}
+
+#ifdef TYKHOOK_STORE_CLAIMER
+
+TEST_CASE("several processes claiming the same keys on one sqlite file find one winner per key") {
+  constexpr int process_count = 4;
+  constexpr int key_count = 2'000;
+  // The claimers pause briefly after each claim, so that they keep pace and race on the same
+  // keys: SQLite's lock waits are not fair, and without pauses one process may win every lock.
+  // A round that one process won entirely still counts, but then another one is run.
+  constexpr int max_rounds = 3;
+  const TempDir dir(fast_directory());
+  int races = 0;
+  for (int round = 0; round < max_rounds && races == 0; ++round) {
+    CAPTURE(round);
+    const std::string uri = "sqlite:" + dir.file("processes-" + std::to_string(round) + ".db");
+    // Create the file first, so that the processes race on claims rather than on the schema.
+    (void)open_store(uri);
+    // All start claiming at one moment, once each has opened the store.
+    const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
+        (std::chrono::system_clock::now() + 300ms).time_since_epoch());
+    std::vector<pid_t> pids;
+    for (int p = 0; p < process_count; ++p) {
+      pids.push_back(spawn({TYKHOOK_STORE_CLAIMER, uri, "0", std::to_string(key_count),
+                            std::to_string(start.count()), "50"},
+                           dir.file("out-" + std::to_string(p))));
+    }
+    for (const auto pid : pids) CHECK(wait_exit(pid) == 0);
+    std::multiset<std::string> won;
+    int processes_that_won = 0;
+    for (int p = 0; p < process_count; ++p) {
+      auto lines = read_lines(dir.file("out-" + std::to_string(p)));
+      processes_that_won += lines.empty() ? 0 : 1;
+      for (auto& key : lines) won.insert(std::move(key));
+    }
+    races += processes_that_won > 1 ? 1 : 0;
+    CHECK(won.size() == key_count);
+    CHECK(std::set<std::string>(won.begin(), won.end()).size() == key_count);
+  }
+  // Guards the test itself: without a round that several processes won, nothing raced.
+  CHECK(races == 1);
+}
+
+TEST_CASE("every claim that a process reported survives a SIGKILL of the process") {
+  const TempDir dir;
+  const std::string uri = "sqlite:" + dir.file("killed.db");
+  const std::string out = dir.file("out");
+  const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000"}, out);
+  // Kill it mid-run: once it has reported a hundred claims.
+  for (int i = 0; i < 1000 && read_lines(out).size() < 100; ++i) std::this_thread::sleep_for(5ms);
+  kill(pid, SIGKILL);
+  CHECK(wait_exit(pid) == -1);
+  const auto reported = read_lines(out);
+  REQUIRE(reported.size() >= 100);
+  const auto store = open_store(uri);
+  int lost = 0;
+  for (const auto& key : reported) lost += store->claim(key, long_ttl) ? 1 : 0;
+  CHECK(lost == 0);
+}
+
+#else
+
+TEST_CASE("the sqlite multi-process tests need the store_claimer helper") {
+  MESSAGE("sqlite multi-process tests skipped: build with -DTYKHOOK_STORE_CLAIMER=PATH");
+}
+
+#endif
+
+TEST_CASE("a sqlite claim that waits longer than the busy timeout for a lock is a tykhook::Error") {
+  const TempDir dir;
+  const std::string path = dir.file("locked.db");
+  const std::string uri = "sqlite:" + path;
+  const auto store = open_store(uri, StoreOptions{.sqlite_busy_timeout = 200ms});
+  CHECK(store->claim("before", long_ttl));
+  // Another writer holds the write lock, as a stuck process would.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  const auto message = error_of([&] { (void)store->claim("during", long_ttl); });
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(message.starts_with("store \"" + uri + "\": cannot record a claim: database is locked"));
+  CHECK(message.find("another process holds the database locked") != std::string::npos);
+  CHECK(waited >= 200ms);
+  CHECK(waited < 2s);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  CHECK(store->claim("during", long_ttl));
+  CHECK_FALSE(store->claim("before", long_ttl));
+}
+
+TEST_CASE("a sqlite file that cannot be used is a clear tykhook::Error") {
+  const TempDir dir;
+  {
+    std::ofstream junk(dir.file("junk.db"), std::ios::binary);
+    junk << std::string(4096, 'x');
+  }
+  std::filesystem::create_directory(dir.file("a-directory"));
+  const struct {
+    std::string_view name;
+    std::string path;
+    std::vector<std::string_view> words;
+  } cases[] = {
+      {"not a database", dir.file("junk.db"), {"not a database", "move it away"}},
+      {"a directory", dir.file("a-directory"), {"cannot open", "directory exists"}},
+      {"no such directory", dir.file("missing/x.db"), {"cannot open", "directory exists"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string uri = "sqlite:" + c.path;
+    const auto message = error_of([&] { (void)open_store(uri); });
+    CHECK(message.starts_with("store \"" + uri + "\": "));
+    for (const auto word : c.words) {
+      CAPTURE(word);
+      CHECK(message.find(word) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a read-only sqlite file is refused when the store opens, not at the first claim") {
+  if (geteuid() == 0) {
+    MESSAGE("read-only test skipped: root may write to any file");
+    return;
+  }
+  const TempDir dir;
+  const std::string path = dir.file("read-only.db");
+  (void)open_store("sqlite:" + path);
+  chmod(path.c_str(), 0444);
+  const auto message = error_of([&] { (void)open_store("sqlite:" + path); });
+  CHECK(message.find("read-only") != std::string::npos);
+  CHECK(message.find("writable") != std::string::npos);
+}
+
+// ---- Redis -----------------------------------------------------------------------------------
+
+TEST_CASE("a redis store reconnects after the server restarts") {
+  if (!redis_server_on_path()) {
+    redis_unavailable("redis-server is not on PATH", "install redis-server");
+    return;
+  }
+  RedisServer server;
+  const std::string uri = server.uri() + "?prefix=restart:";
+  const auto store = open_store(uri, StoreOptions{.redis_timeout = 500ms});
+  // Several threads at once leave several pooled connections, all of which the restart breaks.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { (void)store->claim("before-" + std::to_string(t), long_ttl); });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(store->claim("a", long_ttl));
+  CHECK_FALSE(store->claim("a", long_ttl));
+
+  server.stop();
+  const auto message = error_of([&] { (void)store->claim("b", long_ttl); });
+  CHECK(message == "store \"" + uri +
+                       "\": cannot connect: Connection refused; start redis-server or fix the "
+                       "address");
+
+  server.start();
+  for (int i = 0; i < 10; ++i) {
+    CAPTURE(i);
+    CHECK(store->claim("after-" + std::to_string(i), long_ttl));
+  }
+  CHECK_FALSE(store->claim("after-0", long_ttl));
+}
+
+TEST_CASE("a redis store authenticates with TYKHOOK_REDIS_PASSWORD and never shows it") {
+  if (!redis_server_on_path()) {
+    redis_unavailable("redis-server is not on PATH", "install redis-server");
+    return;
+  }
+  const std::string password = "pw-" + unique_name();
+  RedisServer server({"--requirepass", password});
+  const std::string uri = server.uri() + "/1?prefix=auth:";
+  {
+    const ScopedEnv env("TYKHOOK_REDIS_PASSWORD", password.c_str());
+    const auto store = open_store(uri);
+    CHECK(store->claim("a", long_ttl));
+    CHECK_FALSE(store->claim("a", long_ttl));
+  }
+  const struct {
+    std::string_view name;
+    const char* password;
+    std::vector<std::string_view> words;
+  } cases[] = {
+      {"no password", nullptr, {"requires a password", "set TYKHOOK_REDIS_PASSWORD"}},
+      {"a wrong password", "wrong-pw", {"cannot authenticate", "check TYKHOOK_REDIS_PASSWORD"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const ScopedEnv env("TYKHOOK_REDIS_PASSWORD", c.password);
+    const auto message = error_of([&] { (void)open_store(uri); });
+    CHECK(message.starts_with("store \"" + uri + "\": "));
+    for (const auto word : c.words) {
+      CAPTURE(word);
+      CHECK(message.find(word) != std::string::npos);
+    }
+    CHECK(message.find(password) == std::string::npos);
+    CHECK(message.find("wrong-pw") == std::string::npos);
+  }
+}
+
+TEST_CASE("a redis store keeps its keys under its own prefix") {
+  const auto base = redis_test_uri();
+  if (!base) return;
+  const auto store = open_store(*base);
+  // The base URI ends with its prefix parameter: appending makes a different prefix.
+  const auto other_prefix = open_store(*base + "other:");
+  CHECK(store->claim("a", long_ttl));
+  CHECK_FALSE(store->claim("a", long_ttl));
+  CHECK(other_prefix->claim("a", long_ttl));
+}
+
+// ---- URIs ------------------------------------------------------------------------------------
+
+TEST_CASE("a store URI that is wrong is a tykhook::Error that names it and says what to do") {
+  const struct {
+    std::string_view uri;
+    std::vector<std::string_view> words;
+  } cases[] = {
+      {"sqlite:", {"store \"sqlite:\": missing path; use sqlite:PATH, e.g. sqlite:tykhook.db"}},
+      {"foo:",
+       {"store \"foo:\": unknown store; use memory:, sqlite:PATH or redis://HOST:PORT[/DB]"}},
+      {"redis://127.0.0.1:1",
+       {"store \"redis://127.0.0.1:1\": cannot connect: Connection refused; start redis-server "
+        "or fix the address"}},
+      {"", {"store \"\": no store type", "sqlite:tykhook.db"}},
+      {"tykhook.db", {"no store type", "e.g. sqlite:tykhook.db"}},
+      {"memory:tykhook.db", {"memory: takes no path", "use memory:"}},
+      {"Memory:x", {"memory: takes no path"}},
+      {"redis:", {"expected \"//\"", "redis://HOST:PORT"}},
+      {"redis:127.0.0.1:6379", {"expected \"//\""}},
+      {"redis://", {"missing host", "redis://127.0.0.1:6379"}},
+      {"redis://:6379", {"missing host"}},
+      {"redis://127.0.0.1:", {"missing port", ":6379"}},
+      {"redis://127.0.0.1:http", {"port \"http\" is not a number from 1 to 65535"}},
+      {"redis://127.0.0.1:0", {"port \"0\" is not a number from 1 to 65535"}},
+      {"redis://127.0.0.1:65536", {"port \"65536\""}},
+      {"redis://127.0.0.1:6379/one", {"database \"one\" is not a number", "/0"}},
+      {"redis://127.0.0.1:6379/-1", {"database \"-1\""}},
+      {"redis://127.0.0.1:6379/0/1", {"database \"0/1\""}},
+      // Values of unknown parameters are hidden (one might be a password): see the next test.
+      {"redis://127.0.0.1:6379?db", {"unknown parameter \"db\"", "?prefix="}},
+      {"redis://127.0.0.1:6379?prefix", {"unknown parameter \"prefix\""}},
+      {"redis://127.0.0.1:6379?prefix=a&prefix=b", {"\"prefix\" is given twice"}},
+      {"redis://[::1", {"no closing \"]\""}},
+      {"redis://[::1]6379", {"expected \":PORT\" after \"]\""}},
+      {"rediss://127.0.0.1:6379", {"TLS is not supported"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.uri);
+    const auto message = error_of([&] { (void)open_store(c.uri); });
+    CHECK(message.starts_with("store \"" + std::string(c.uri) + "\": "));
+    for (const auto word : c.words) {
+      CAPTURE(word);
+      CHECK(message.find(word) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("no store message shows a password, whether in the URI or the environment") {
+  constexpr std::string_view secret = "s3cr3t-pw";
+  const ScopedEnv env("TYKHOOK_REDIS_PASSWORD", "env-s3cr3t-pw");
+  const struct {
+    std::string_view uri;
+    std::string_view shown;
+    std::string_view words;
+  } cases[] = {
+      {"redis://:s3cr3t-pw@127.0.0.1:6379", "redis://***@127.0.0.1:6379",
+       "credentials in the URI are not accepted; remove them and set TYKHOOK_REDIS_PASSWORD"},
+      {"redis://user:s3cr3t-pw@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0",
+       "set TYKHOOK_REDIS_PASSWORD"},
+      {"redis://s3cr3t-pw@127.0.0.1", "redis://***@127.0.0.1", "set TYKHOOK_REDIS_PASSWORD"},
+      {"redis://127.0.0.1:6379?password=s3cr3t-pw", "redis://127.0.0.1:6379?password=***",
+       "unknown parameter \"password\""},
+      {"redis://127.0.0.1:6379?prefix=p&auth=s3cr3t-pw", "redis://127.0.0.1:6379?prefix=p&auth=***",
+       "unknown parameter \"auth\""},
+      {"redis://127.0.0.1:6379/2?db=1", "redis://127.0.0.1:6379/2?db=***",
+       "unknown parameter \"db\""},
+      {"redis://127.0.0.1:1", "redis://127.0.0.1:1", "cannot connect"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.uri);
+    const auto message = error_of([&] { (void)open_store(c.uri); });
+    CHECK(message.starts_with("store \"" + std::string(c.shown) + "\": "));
+    CHECK(message.find(c.words) != std::string::npos);
+    CHECK(message.find(secret) == std::string::npos);
+  }
+}
