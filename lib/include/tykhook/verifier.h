@@ -49,11 +49,11 @@ struct Verdict {
   /// The wire name of a known event (aliases normalised), the raw `Event` of an unknown one,
   /// nullopt when the envelope could not be read.
   std::optional<std::string> event_name;
-  std::optional<Event> event;            ///< the catalogue's event, when known
-  std::vector<std::string> errors;       ///< at least one message for every verdict but ok
-  std::string idempotency_key;           ///< lower-case hex SHA-256 of the body, once authentic
+  std::optional<Event> event;               ///< the catalogue's event, when known
+  std::vector<std::string> errors;          ///< at least one message for every verdict but ok
+  std::string idempotency_key;              ///< lower-case hex SHA-256 of the body, once authentic
   std::optional<std::size_t> secret_index;  ///< which secret matched (rotation), once authentic
-  std::optional<Envelope> envelope;      ///< the parsed body, once it could be read
+  std::optional<Envelope> envelope;         ///< the parsed body, once it could be read
 
   /// True when every check passed.
   bool ok() const { return kind == VerdictKind::ok; }

@@ -1,0 +1,210 @@
+#include "tykhook/verifier.h"
+
+#include <openssl/evp.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "hex.h"
+#include "tykhook/schema.h"
+#include "tykhook/store.h"
+
+namespace tykhook {
+
+std::string_view to_string(VerdictKind kind) {
+  switch (kind) {
+    case VerdictKind::ok:
+      return "ok";
+    case VerdictKind::malformed_request:
+      return "malformed_request";
+    case VerdictKind::too_large:
+      return "too_large";
+    case VerdictKind::missing_signature:
+      return "missing_signature";
+    case VerdictKind::malformed_signature:
+      return "malformed_signature";
+    case VerdictKind::signature_mismatch:
+      return "signature_mismatch";
+    case VerdictKind::malformed_json:
+      return "malformed_json";
+    case VerdictKind::invalid_envelope:
+      return "invalid_envelope";
+    case VerdictKind::unknown_event:
+      return "unknown_event";
+    case VerdictKind::schema_violation:
+      return "schema_violation";
+    case VerdictKind::stale:
+      return "stale";
+    case VerdictKind::duplicate:
+      return "duplicate";
+  }
+  return "";  // unreachable for a valid enumerator; -Wall flags a missing case above
+}
+
+bool is_authentic(VerdictKind kind) {
+  switch (kind) {
+    case VerdictKind::malformed_request:
+    case VerdictKind::too_large:
+    case VerdictKind::missing_signature:
+    case VerdictKind::malformed_signature:
+    case VerdictKind::signature_mismatch:
+      return false;
+    case VerdictKind::ok:
+    case VerdictKind::malformed_json:
+    case VerdictKind::invalid_envelope:
+    case VerdictKind::unknown_event:
+    case VerdictKind::schema_violation:
+    case VerdictKind::stale:
+    case VerdictKind::duplicate:
+      return true;
+  }
+  return false;
+}
+
+std::string idempotency_key(std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(body.data(), body.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    throw Error("idempotency key: SHA-256 failed in the crypto library");
+  }
+  return detail::to_hex({digest, length});
+}
+
+namespace {
+
+// Says how far `timestamp` is from `now` in whole seconds, for the stale message.
+std::string distance_from(TimePoint timestamp, TimePoint now) {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  if (timestamp == TimePoint::min()) return "before the year 1678, long before now";
+  if (timestamp == TimePoint::max()) return "after the year 2261, long after now";
+  const bool past = timestamp < now;
+  const auto apart = duration_cast<seconds>(past ? now - timestamp : timestamp - now).count();
+  return std::to_string(apart) + "s " + (past ? "before" : "after") + " now";
+}
+
+std::string describe(std::chrono::nanoseconds tolerance) {
+  using namespace std::chrono;
+  if (tolerance % hours(1) == nanoseconds::zero()) {
+    return std::to_string(duration_cast<hours>(tolerance).count()) + "h";
+  }
+  if (tolerance % minutes(1) == nanoseconds::zero()) {
+    return std::to_string(duration_cast<minutes>(tolerance).count()) + "m";
+  }
+  if (tolerance % seconds(1) == nanoseconds::zero()) {
+    return std::to_string(duration_cast<seconds>(tolerance).count()) + "s";
+  }
+  return std::to_string(duration_cast<milliseconds>(tolerance).count()) + "ms";
+}
+
+}  // namespace
+
+struct Verifier::Impl {
+  VerifierOptions options;
+  SignatureVerifier signatures;
+
+  explicit Impl(VerifierOptions opts) : options(std::move(opts)), signatures(options.secrets) {}
+};
+
+Verifier::Verifier(VerifierOptions options) {
+  if (options.secrets.empty()) {
+    throw std::invalid_argument("tykhook::Verifier: no secret; give at least one Secret");
+  }
+  if (options.max_body == 0) {
+    throw std::invalid_argument("tykhook::Verifier: max_body is 0; give a positive limit");
+  }
+  impl_ = std::make_unique<Impl>(std::move(options));
+}
+
+Verifier::~Verifier() = default;
+Verifier::Verifier(Verifier&&) noexcept = default;
+Verifier& Verifier::operator=(Verifier&&) noexcept = default;
+
+const VerifierOptions& Verifier::options() const { return impl_->options; }
+
+Verdict Verifier::verify(const Request& request, TimePoint now) const {
+  const VerifierOptions& options = impl_->options;
+  Verdict verdict;
+  const auto fail = [&verdict](VerdictKind kind, std::string message) {
+    verdict.kind = kind;
+    verdict.errors.push_back(std::move(message));
+    return std::move(verdict);
+  };
+
+  // DESIGN.md, "Verdicts": the first failing check names the verdict.
+  if (request.body.size() > options.max_body) {
+    return fail(VerdictKind::too_large, "body: " + std::to_string(request.body.size()) +
+                                            " bytes is over the limit of " +
+                                            std::to_string(options.max_body) +
+                                            " bytes; raise --max-body if this delivery is real");
+  }
+  const auto headers = request.header_values(signature_header);
+  const std::string where(signature_header);
+  if (headers.empty()) {
+    return fail(VerdictKind::missing_signature,
+                where + ": header missing; the portal signs every delivery, so keep the " +
+                    "headers when capturing (or pass --signature)");
+  }
+  if (headers.size() > 1) {
+    return fail(VerdictKind::malformed_signature, where + ": header appears " +
+                                                      std::to_string(headers.size()) +
+                                                      " times; a delivery carries exactly one");
+  }
+  const auto digest = parse_signature_header(headers.front());
+  if (!digest) return fail(VerdictKind::malformed_signature, digest.error);
+
+  // Verify before parsing: the HMAC covers the exact bytes, and re-serialising changes them
+  // (Go writes '<' as \u003c). DESIGN.md, "Data flows one way".
+  verdict.secret_index = impl_->signatures.match(request.body, *digest);
+  if (!verdict.secret_index) {
+    const auto count = impl_->signatures.size();
+    return fail(VerdictKind::signature_mismatch,
+                where + ": does not match the body under " +
+                    (count == 1 ? std::string("the configured secret")
+                                : "any of the " + std::to_string(count) + " configured secrets") +
+                    "; check the secret, and that the body was not changed after signing");
+  }
+  verdict.idempotency_key = idempotency_key(request.body);
+
+  auto parsed = parse_envelope(request.body);
+  if (!parsed.envelope) {
+    return fail(parsed.failure == EnvelopeFailure::malformed_json ? VerdictKind::malformed_json
+                                                                  : VerdictKind::invalid_envelope,
+                std::move(parsed.error));
+  }
+  Envelope& envelope = *parsed.envelope;
+  verdict.event = envelope.event;
+  verdict.event_name =
+      envelope.event ? std::string(to_string(*envelope.event)) : envelope.event_name;
+  const TimePoint timestamp = envelope.timestamp;
+  verdict.envelope = std::move(envelope);
+
+  if (!verdict.event && !options.allow_unknown_events) {
+    return fail(VerdictKind::unknown_event,
+                "/Event: \"" + verdict.event_name->substr(0, 64) +
+                    "\" is not a portal event; check the name (case-sensitive), or allow " +
+                    "unknown events (--allow-unknown-events)");
+  }
+  if (options.schemas && verdict.event) {
+    auto violations = options.schemas->validate(*verdict.event, verdict.envelope->message);
+    if (!violations.empty()) {
+      verdict.kind = VerdictKind::schema_violation;
+      verdict.errors = std::move(violations);
+      return verdict;
+    }
+  }
+  if (options.tolerance && !within_tolerance(timestamp, now, *options.tolerance)) {
+    return fail(VerdictKind::stale, "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
+                                        distance_from(timestamp, now) + ", over the tolerance of " +
+                                        describe(*options.tolerance) +
+                                        "; check the clocks, or raise --tolerance");
+  }
+  if (options.store && !options.store->claim(verdict.idempotency_key, options.store_ttl)) {
+    return fail(VerdictKind::duplicate, "delivery " + verdict.idempotency_key.substr(0, 16) +
+                                            "... was seen before; it is not processed again");
+  }
+  verdict.kind = VerdictKind::ok;
+  return verdict;
+}
+
+}  // namespace tykhook

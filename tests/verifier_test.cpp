@@ -1,0 +1,223 @@
+#include "tykhook/verifier.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+#include "tykhook/schema.h"
+#include "tykhook/store.h"
+
+using namespace tykhook;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string secret = "verifier-test-secret";
+const std::string body =
+    R"({"Event":"ApplicationRegistered","Message":{"ID":1,"Name":"New App","UserID":1,)"
+    R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":"2024-04-18T13:29:23.744826+02:00"})";
+const TimePoint sent = *parse_rfc3339("2024-04-18T13:29:23.744826+02:00");
+
+Request signed_request(const std::string& bytes, const std::string& key = secret) {
+  return Request{.headers = {{"X-Signature-SHA256", sign(key, bytes)}}, .body = bytes};
+}
+
+// A store that remembers keys in a set, or fails like a store whose server went away.
+class SetStore : public Store {
+ public:
+  bool failing = false;
+  bool claim(std::string_view key, std::chrono::milliseconds) override {
+    if (failing) throw Error("store \"test:\": server gone");
+    return keys_.emplace(key).second;
+  }
+  void release(std::string_view key) override { keys_.erase(std::string(key)); }
+  std::optional<std::size_t> size() const override { return keys_.size(); }
+  bool durable() const override { return false; }
+
+ private:
+  std::set<std::string> keys_;
+};
+
+Verifier make_verifier(VerifierOptions options = {}) {
+  options.secrets.emplace_back(secret);
+  return Verifier(std::move(options));
+}
+
+}  // namespace
+
+TEST_CASE("a correctly signed sample passes every check") {
+  const auto verdict =
+      make_verifier({.schemas = SchemaRegistry::embedded()}).verify(signed_request(body), sent);
+  CHECK(to_string(verdict.kind) == "ok");
+  CHECK(verdict.ok());
+  CHECK(verdict.errors.empty());
+  CHECK(verdict.event == Event::ApplicationRegistered);
+  CHECK(verdict.event_name == "ApplicationRegistered");
+  CHECK(verdict.secret_index == 0u);
+  CHECK(verdict.idempotency_key == idempotency_key(body));
+  CHECK(verdict.idempotency_key.size() == 64);
+  REQUIRE(verdict.envelope.has_value());
+  CHECK(verdict.envelope->message.at("Name") == "New App");
+}
+
+TEST_CASE("the idempotency key is the lower-case hex SHA-256 of the body") {
+  CHECK(idempotency_key("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(idempotency_key("abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("each check names its verdict, in DESIGN.md's order") {
+  const std::string unknown = R"({"Event":"Nope","Message":{},"Timestamp":"2024-04-18T13:29:23Z"})";
+  const std::string broken_schema =
+      R"({"Event":"ApplicationRegistered","Message":{"ID":"one","Name":"New App","UserID":1,)"
+      R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":"2024-04-18T13:29:23Z"})";
+  auto too_big = signed_request(std::string(1024 * 1024 + 1, ' '));
+  auto twice = signed_request(body);
+  twice.headers.push_back(twice.headers.front());
+  const struct {
+    std::string_view name;
+    Request request;
+    std::string_view want;
+    std::string_view message;
+  } cases[] = {
+      {"over the size limit", too_big, "too_large", "over the limit of 1048576 bytes"},
+      {"no signature header", Request{.body = body}, "missing_signature", "header missing"},
+      {"two signature headers", twice, "malformed_signature", "appears 2 times"},
+      {"a short signature", Request{.headers = {{"X-Signature-SHA256", "abc"}}, .body = body},
+       "malformed_signature", "X-Signature-SHA256"},
+      {"another secret", signed_request(body, "other"), "signature_mismatch",
+       "does not match the body"},
+      {"not JSON", signed_request("{nope"), "malformed_json", "body byte"},
+      {"no Message", signed_request(R"({"Event":"UserRegistered","Timestamp":"x"})"),
+       "invalid_envelope", "/Message: missing"},
+      {"an unknown event", signed_request(unknown), "unknown_event",
+       "\"Nope\" is not a portal event"},
+      {"a Message of the wrong shape", signed_request(broken_schema), "schema_violation",
+       "/Message/ID"},
+  };
+  const auto verifier = make_verifier({.schemas = SchemaRegistry::embedded()});
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto verdict = verifier.verify(c.request, sent);
+    CHECK(to_string(verdict.kind) == c.want);
+    REQUIRE_FALSE(verdict.errors.empty());
+    CAPTURE(verdict.errors.front());
+    CHECK(verdict.errors.front().find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("the event is null before the envelope is read, raw for an unknown one") {
+  const auto verifier = make_verifier();
+  CHECK_FALSE(verifier.verify(signed_request("{nope"), sent).event_name.has_value());
+  const auto unknown = verifier.verify(
+      signed_request(R"({"Event":"Nope","Message":{},"Timestamp":"2024-04-18T13:29:23Z"})"), sent);
+  CHECK(unknown.event_name == "Nope");
+  CHECK_FALSE(unknown.event.has_value());
+  const auto alias = verifier.verify(
+      signed_request(
+          R"({"Event":"OrganizationRegistered","Message":{},"Timestamp":"2024-04-18T13:29:23Z"})"),
+      sent);
+  CHECK(to_string(alias.kind) == "ok");
+  CHECK(alias.event_name == "OrganisationRegistered");
+}
+
+TEST_CASE("unknown events pass when they are allowed, without a schema check") {
+  const auto verifier =
+      make_verifier({.schemas = SchemaRegistry::embedded(), .allow_unknown_events = true});
+  const auto verdict = verifier.verify(
+      signed_request(R"({"Event":"Nope","Message":{"ID":"x"},"Timestamp":"2024-04-18T13:29:23Z"})"),
+      sent);
+  CHECK(to_string(verdict.kind) == "ok");
+  CHECK(verdict.event_name == "Nope");
+}
+
+TEST_CASE("without a schema registry, a Message of any shape passes") {
+  const auto verdict = make_verifier().verify(
+      signed_request(
+          R"({"Event":"ApplicationRegistered","Message":{"ID":"x"},"Timestamp":"2024-04-18T13:29:23Z"})"),
+      sent);
+  CHECK(to_string(verdict.kind) == "ok");
+}
+
+TEST_CASE("the tolerance is strict at its bound, in the past and in the future") {
+  const auto verifier = make_verifier({.tolerance = 5min});
+  const auto request = signed_request(body);
+  const struct {
+    std::string_view name;
+    TimePoint now;
+    std::string_view want;
+  } cases[] = {
+      {"exactly 5 minutes later", sent + 5min, "ok"},
+      {"exactly 5 minutes earlier", sent - 5min, "ok"},
+      {"one nanosecond more than 5 minutes later", sent + 5min + 1ns, "stale"},
+      {"one nanosecond more than 5 minutes earlier", sent - 5min - 1ns, "stale"},
+      {"a year later", sent + 24h * 365, "stale"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto verdict = verifier.verify(request, c.now);
+    CHECK(to_string(verdict.kind) == c.want);
+    if (!verdict.ok())
+      CHECK(verdict.errors.front().find("over the tolerance of 5m") != std::string::npos);
+  }
+}
+
+TEST_CASE("a stale delivery is not claimed in the store, and the first claim wins") {
+  auto store = std::make_shared<SetStore>();
+  const auto verifier = make_verifier({.tolerance = 1min, .store = store});
+  const auto request = signed_request(body);
+  CHECK(to_string(verifier.verify(request, sent + 2min).kind) == "stale");
+  CHECK(store->size() == 0u);
+  CHECK(to_string(verifier.verify(request, sent).kind) == "ok");
+  const auto again = verifier.verify(request, sent);
+  CHECK(to_string(again.kind) == "duplicate");
+  CHECK(again.errors.front().find("seen before") != std::string::npos);
+  CHECK(again.event_name == "ApplicationRegistered");
+}
+
+TEST_CASE("a failing store is an error of the environment, not a verdict") {
+  auto store = std::make_shared<SetStore>();
+  store->failing = true;
+  const auto verifier = make_verifier({.store = store});
+  CHECK_THROWS_AS((void)verifier.verify(signed_request(body), sent), Error);
+}
+
+TEST_CASE("rotation: a delivery signed with any configured secret is authentic") {
+  VerifierOptions options;
+  options.secrets.emplace_back("old-secret");
+  options.secrets.emplace_back("new-secret");
+  const Verifier verifier(std::move(options));
+  CHECK(verifier.verify(signed_request(body, "old-secret"), sent).secret_index == 0u);
+  CHECK(verifier.verify(signed_request(body, "new-secret"), sent).secret_index == 1u);
+  const auto neither = verifier.verify(signed_request(body, "third"), sent);
+  CHECK(to_string(neither.kind) == "signature_mismatch");
+  CHECK(neither.errors.front().find("any of the 2 configured secrets") != std::string::npos);
+}
+
+TEST_CASE("a body of exactly the size limit passes the size check") {
+  const auto verifier = make_verifier({.max_body = body.size()});
+  CHECK(to_string(verifier.verify(signed_request(body), sent).kind) == "ok");
+  const auto smaller = make_verifier({.max_body = body.size() - 1});
+  CHECK(to_string(smaller.verify(signed_request(body), sent).kind) == "too_large");
+}
+
+TEST_CASE("misuse is refused at construction") {
+  CHECK_THROWS_AS(Verifier(VerifierOptions{}), std::invalid_argument);
+  VerifierOptions zero;
+  zero.secrets.emplace_back(secret);
+  zero.max_body = 0;
+  CHECK_THROWS_AS(Verifier(std::move(zero)), std::invalid_argument);
+}
+
+TEST_CASE("no error message carries the secret or the expected signature") {
+  const auto verifier = make_verifier();
+  auto request = signed_request(body + " ");
+  request.headers.front().value = sign(secret, body);
+  const auto verdict = verifier.verify(request, sent);
+  CHECK(to_string(verdict.kind) == "signature_mismatch");
+  for (const auto& error : verdict.errors) {
+    CHECK(error.find(secret) == std::string::npos);
+    CHECK(error.find(sign(secret, body + " ")) == std::string::npos);
+  }
+}
