@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "secrets.h"
+#include "tykhook/verifier.h"
+
+namespace tykhook::cli {
+
+/// Exit statuses (DESIGN.md, "CLI contract"): 0 every capture ok, 1 any not, 2 usage or I/O.
+enum Exit { exit_ok = 0, exit_rejected = 1, exit_usage = 2 };
+
+/// The options of `tykhook verify`.
+struct VerifyOptions {
+  SecretOptions secrets;
+  std::vector<std::string> captures;
+  std::string signature;
+  std::string tolerance;
+  std::string now;
+  bool no_schema = false;
+  std::string schemas_dir;
+  bool allow_unknown_events = false;
+  std::size_t max_body = default_max_body;
+  std::string store;
+  std::string format = "text";
+};
+
+/// The options of `tykhook sign`.
+struct SignOptions {
+  SecretOptions secrets;
+  std::string body = "-";
+  bool hex = false;
+  std::string request_url;
+};
+
+/// Adds `tykhook verify` to `app`.
+CLI::App* add_verify(CLI::App& app, VerifyOptions& options);
+/// Runs `tykhook verify`; returns the exit status.
+int run_verify(const VerifyOptions& options);
+
+/// Adds `tykhook sign` to `app`.
+CLI::App* add_sign(CLI::App& app, SignOptions& options);
+/// Runs `tykhook sign`; returns the exit status.
+int run_sign(const SignOptions& options);
+
+/// A CLI11 check that accepts a DURATION (`300s`, `5m`, `1h`, `250ms`; bare = seconds).
+[[nodiscard]] CLI::Validator duration_check();
+/// A CLI11 check that accepts an RFC 3339 time.
+[[nodiscard]] CLI::Validator rfc3339_check();
+
+}  // namespace tykhook::cli

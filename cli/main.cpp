@@ -1,0 +1,43 @@
+// tykhook: verify, sign and receive the webhooks of the Tyk Developer Portal.
+#include <functional>
+#include <iostream>
+#include <vector>
+
+#include "commands.h"
+#include "tykhook/error.h"
+
+int main(int argc, char** argv) {
+  using namespace tykhook::cli;
+  CLI::App app{"tykhook: verify, sign and receive Tyk Developer Portal webhooks", "tykhook"};
+  app.set_version_flag("--version", TYKHOOK_VERSION);
+  app.require_subcommand(1);
+
+  struct Command {
+    CLI::App* parser;
+    std::function<int()> run;
+  };
+  std::vector<Command> commands;
+  VerifyOptions verify;
+  commands.push_back({add_verify(app, verify), [&] { return run_verify(verify); }});
+  SignOptions sign;
+  commands.push_back({add_sign(app, sign), [&] { return run_sign(sign); }});
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? exit_ok : exit_usage;  // CLI11 uses 100+
+  }
+  for (const auto& command : commands) {
+    if (!command.parser->parsed()) continue;
+    const std::string name = command.parser->get_name();
+    try {
+      return command.run();
+    } catch (const tykhook::Error& error) {
+      std::cerr << "tykhook " << name << ": " << error.what() << '\n';
+    } catch (const std::exception& error) {
+      std::cerr << "tykhook " << name << ": internal error: " << error.what() << '\n';
+    }
+    return exit_usage;
+  }
+  return exit_usage;
+}

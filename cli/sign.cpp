@@ -1,0 +1,57 @@
+#include <iostream>
+
+#include "commands.h"
+#include "tykhook/capture.h"
+#include "url.h"
+
+namespace tykhook::cli {
+
+CLI::App* add_sign(CLI::App& app, SignOptions& options) {
+  CLI::App* command =
+      app.add_subcommand("sign", "Sign a body as the portal does (HMAC-SHA256 of its exact bytes)");
+  command->add_option("body", options.body, "Body file; - or none reads standard input")
+      ->type_name("BODY");
+  add_secret_options(*command, options.secrets);
+  command->add_flag("--hex", options.hex, "Print the hex signature alone");
+  command
+      ->add_option("--request", options.request_url,
+                   "Print a complete raw HTTP/1.1 capture addressed to URL, e.g. "
+                   "http://127.0.0.1:8080/webhooks")
+      ->type_name("URL")
+      ->check([](const std::string& text) {
+        const auto url = parse_url(text);
+        return url ? std::string() : url.error;
+      });
+  command->get_option("--hex")->excludes(command->get_option("--request"));
+  return command;
+}
+
+int run_sign(const SignOptions& options) {
+  auto loaded = load_secrets(options.secrets);
+  for (const auto& error : loaded.errors) std::cerr << "tykhook sign: " << error << '\n';
+  if (!loaded.errors.empty() || loaded.secrets.empty()) return exit_usage;
+  if (loaded.secrets.size() > 1) {
+    std::cerr << "tykhook sign: signing with the first of " << loaded.secrets.size()
+              << " secrets\n";
+  }
+  const std::string body = read_input(options.body);
+  const std::string hex = sign(loaded.secrets.front().bytes(), body);
+  if (options.hex) {
+    std::cout << hex << '\n';
+  } else if (!options.request_url.empty()) {
+    const Url url = *parse_url(options.request_url);
+    Request request{.method = "POST",
+                    .target = url.target,
+                    .headers = {{"Host", url.authority()},
+                                {"Content-Type", "application/json"},
+                                {std::string(signature_header), hex}},
+                    .body = body};
+    std::cout << write_raw_capture(request);
+  } else {
+    std::cout << signature_header << ": " << hex << '\n';
+  }
+  std::cout.flush();
+  return std::cout ? exit_ok : exit_usage;
+}
+
+}  // namespace tykhook::cli

@@ -1,0 +1,159 @@
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "tykhook/capture.h"
+#include "tykhook/schema.h"
+#include "tykhook/store.h"
+#include "tykhook/timestamp.h"
+
+namespace tykhook::cli {
+namespace {
+
+void print_text(const std::string& input, const Verdict& verdict) {
+  std::cout << input << ": " << to_string(verdict.kind);
+  if (verdict.event_name) std::cout << " (" << *verdict.event_name << ")";
+  for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
+    std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];
+  }
+  std::cout << '\n';
+}
+
+void print_json(const std::string& input, const Verdict& verdict) {
+  nlohmann::ordered_json line;
+  line["input"] = input;
+  line["ok"] = verdict.ok();
+  line["verdict"] = to_string(verdict.kind);
+  line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
+  line["errors"] = verdict.errors;
+  // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
+  std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+}  // namespace
+
+CLI::Validator duration_check() {
+  return CLI::Validator(
+      [](const std::string& text) {
+        const auto parsed = parse_duration(text);
+        return parsed ? std::string() : parsed.error;
+      },
+      "");
+}
+
+CLI::Validator rfc3339_check() {
+  return CLI::Validator(
+      [](const std::string& text) {
+        const auto parsed = parse_rfc3339(text);
+        return parsed ? std::string() : "\"" + text.substr(0, 64) + "\": " + parsed.error;
+      },
+      "");
+}
+
+CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
+  CLI::App* command = app.add_subcommand(
+      "verify", "Verify captured deliveries (raw HTTP, tykhook JSON capture, HAR, or a bare body)");
+  command->add_option("captures", options.captures, "Capture files; none or - reads standard input")
+      ->type_name("CAPTURE");
+  add_secret_options(*command, options.secrets);
+  command
+      ->add_option("--signature", options.signature,
+                   "Signature for captures without an X-Signature-SHA256 header (bare bodies)")
+      ->type_name("HEX");
+  command
+      ->add_option("--tolerance", options.tolerance,
+                   "Reject a Timestamp further than this from --now, e.g. 300s, 5m, 1h "
+                   "(default: off)")
+      ->type_name("DURATION")
+      ->check(duration_check());
+  command
+      ->add_option("--now", options.now,
+                   "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z (default: the clock)")
+      ->type_name("RFC3339")
+      ->check(rfc3339_check());
+  command->add_flag("--no-schema", options.no_schema,
+                    "Skip the check of Message against its schema");
+  command
+      ->add_option("--schemas", options.schemas_dir,
+                   "Directory of <Event>.schema.json files to use instead of the built-in ones")
+      ->type_name("DIR");
+  command->add_flag("--allow-unknown-events", options.allow_unknown_events,
+                    "Accept events that are not in the catalogue");
+  command
+      ->add_option("--max-body", options.max_body,
+                   "Largest body accepted, in bytes (default: 1048576 = 1 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--store", options.store,
+                   "Idempotency store, to report repeated deliveries as duplicate: memory:, "
+                   "sqlite:PATH or redis://HOST:PORT[/DB] (default: none)")
+      ->type_name("URI");
+  command->add_option("--format", options.format, "Output: one line per capture (text) or JSON")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  return command;
+}
+
+int run_verify(const VerifyOptions& options) {
+  bool usage_error = false;
+  auto loaded = load_secrets(options.secrets);
+  for (const auto& error : loaded.errors) {
+    std::cerr << "tykhook verify: " << error << '\n';
+    usage_error = true;
+  }
+  if (loaded.secrets.empty()) return exit_usage;
+
+  VerifierOptions verifier_options{.secrets = std::move(loaded.secrets),
+                                   .max_body = options.max_body,
+                                   .allow_unknown_events = options.allow_unknown_events};
+  if (!options.tolerance.empty()) verifier_options.tolerance = *parse_duration(options.tolerance);
+  if (!options.no_schema) {
+    verifier_options.schemas = options.schemas_dir.empty()
+                                   ? SchemaRegistry::embedded()
+                                   : SchemaRegistry::from_directory(options.schemas_dir);
+  }
+  if (!options.store.empty()) verifier_options.store = open_store(options.store);
+  const Verifier verifier(std::move(verifier_options));
+  const TimePoint now = options.now.empty()
+                            ? std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now())
+                            : *parse_rfc3339(options.now);
+
+  bool rejected = false;
+  const std::vector<std::string> inputs =
+      options.captures.empty() ? std::vector<std::string>{"-"} : options.captures;
+  for (const auto& input : inputs) {
+    std::string bytes;
+    try {
+      bytes = read_input(input);
+    } catch (const Error& error) {
+      std::cerr << "tykhook verify: " << error.what() << '\n';
+      usage_error = true;
+      continue;
+    }
+    for (auto& capture : read_captures(bytes, input)) {
+      Verdict verdict;
+      if (!capture.request) {
+        verdict.kind = VerdictKind::malformed_request;
+        verdict.errors.push_back(capture.request.error);
+      } else {
+        Request& request = *capture.request;
+        // A capture's own header wins over --signature (DESIGN.md, "CLI contract").
+        if (!options.signature.empty() && request.header_values(signature_header).empty()) {
+          request.headers.push_back({std::string(signature_header), options.signature});
+        }
+        verdict = verifier.verify(request, now);
+      }
+      rejected = rejected || !verdict.ok();
+      if (options.format == "json") {
+        print_json(capture.input, verdict);
+      } else {
+        print_text(capture.input, verdict);
+      }
+    }
+  }
+  std::cout.flush();
+  return usage_error ? exit_usage : rejected ? exit_rejected : exit_ok;
+}
+
+}  // namespace tykhook::cli

@@ -1,0 +1,121 @@
+// `tykhook sign` end to end: the built binary, its exit status, stdout and stderr.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cli_support.h"
+
+using namespace tykhook::test;
+
+namespace {
+
+std::string bytes(std::size_t count, unsigned char value) {
+  return std::string(count, static_cast<char>(value));
+}
+
+}  // namespace
+
+TEST_CASE("sign reproduces the RFC 4231 HMAC-SHA256 test vectors") {
+  std::string counting_key;
+  for (unsigned char c = 0x01; c <= 0x19; ++c) counting_key.push_back(static_cast<char>(c));
+  const struct {
+    std::string_view name;
+    std::string key;
+    std::string data;
+    std::string_view hmac;
+  } cases[] = {
+      {"test case 1", bytes(20, 0x0b), "Hi There",
+       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {"test case 2", "Jefe", "what do ya want for nothing?",
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {"test case 3", bytes(20, 0xaa), bytes(50, 0xdd),
+       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+      {"test case 4", counting_key, bytes(50, 0xcd),
+       "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      {"test case 5 (truncated to 128 bits)", bytes(20, 0x0c), "Test With Truncation",
+       "a3b6167473100ee06e0c796c2955552b"},
+      {"test case 6", bytes(131, 0xaa), "Test Using Larger Than Block-Size Key - Hash Key First",
+       "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+      {"test case 7", bytes(131, 0xaa),
+       "This is a test using a larger than block-size key and a larger than block-size data. "
+       "The key needs to be hashed before being used by the HMAC algorithm.",
+       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+  };
+  TempDir dir;
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto key_file = dir.write("key", c.key);
+    const Run run = run_tykhook({"sign", "--hex", "--secret-file", key_file}, c.data);
+    CAPTURE(run.err);
+    CHECK(run.status == 0);
+    CHECK(run.out.substr(0, c.hmac.size()) == c.hmac);
+    CHECK(run.out.size() == 65);
+  }
+}
+
+TEST_CASE("sign prints the header line, reading a file or standard input") {
+  TempDir dir;
+  const auto body = dir.write("body.json", "{\"Event\":\"X\"}");
+  const Run from_file = run_tykhook({"sign", "--secret", "s", body});
+  const Run from_stdin = run_tykhook({"sign", "--secret", "s"}, "{\"Event\":\"X\"}");
+  CHECK(from_file.status == 0);
+  CHECK(from_file.out.rfind("X-Signature-SHA256: ", 0) == 0);
+  CHECK(from_file.out.size() == 20 + 64 + 1);
+  CHECK(from_file.out == from_stdin.out);
+}
+
+TEST_CASE("sign --request writes a capture that verify accepts, byte for byte") {
+  const std::string body = source_file("samples/bodies/AccessRequestApproved.json");
+  const Run capture = run_tykhook(
+      {"sign", "--secret", "s3", "--request", "http://127.0.0.1:8080/webhooks?x=1"}, body);
+  CHECK(capture.status == 0);
+  CHECK(capture.out.rfind("POST /webhooks?x=1 HTTP/1.1\r\n", 0) == 0);
+  CHECK(capture.out.find("\r\nHost: 127.0.0.1:8080\r\n") != std::string::npos);
+  CHECK(capture.out.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") !=
+        std::string::npos);
+  CHECK(capture.out.find("\r\nContent-Type: application/json\r\n") != std::string::npos);
+  CHECK(capture.out.substr(capture.out.size() - body.size()) == body);
+  const Run verified = run_tykhook({"verify", "--secret", "s3"}, capture.out);
+  CHECK(verified.status == 0);
+  CHECK(verified.out == "-: ok (AccessRequestApproved)\n");
+}
+
+TEST_CASE("the signature covers the exact bytes, NULs and trailing newlines included") {
+  const Run plain = run_tykhook({"sign", "--hex", "--secret", "k"}, std::string("a\0b", 3));
+  const Run newline = run_tykhook({"sign", "--hex", "--secret", "k"}, std::string("a\0b\n", 4));
+  CHECK(plain.status == 0);
+  CHECK(plain.out != newline.out);
+  CHECK(plain.out.size() == 65);
+}
+
+TEST_CASE("sign refuses bad secrets and URLs with exit status 2, printing no secret") {
+  const struct {
+    std::string_view name;
+    std::vector<std::string> args;
+    std::string_view message;
+  } cases[] = {
+      {"no secret", {"sign"}, "PORTAL_WEBHOOKS_SECRET"},
+      {"an empty secret", {"sign", "--secret", ""}, "empty secret"},
+      {"a URL without a scheme",
+       {"sign", "--secret", "topsecret", "--request", "127.0.0.1:8080"},
+       "missing scheme"},
+      {"a URL with a bad port",
+       {"sign", "--secret", "topsecret", "--request", "http://h:99999/"},
+       "port"},
+      {"--hex with --request",
+       {"sign", "--secret", "topsecret", "--hex", "--request", "http://h/"},
+       "excludes"},
+      {"a missing body file",
+       {"sign", "--secret", "topsecret", "/nonexistent/body.json"},
+       "cannot read"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const Run run = run_tykhook(c.args, "{}", {{"PORTAL_WEBHOOKS_SECRET", ""}});
+    CAPTURE(run.err);
+    CHECK(run.status == 2);
+    CHECK(run.out.empty());
+    CHECK(run.err.find(c.message) != std::string::npos);
+    CHECK(run.err.find("topsecret") == std::string::npos);
+  }
+}

@@ -1,0 +1,400 @@
+// `tykhook verify` end to end: the built binary, its exit status, stdout and stderr.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_support.h"
+#include "tykhook/signature.h"
+
+using namespace tykhook;
+using namespace tykhook::test;
+
+namespace {
+
+const std::string secret = "cli-verify-secret";
+const std::string body = source_file("samples/bodies/UserRegistered.json");
+
+std::string raw(const std::string& bytes, const std::string& signature,
+                const std::string& extra_headers = "", const std::string& eol = "\r\n") {
+  return "POST /webhooks HTTP/1.1" + eol + "Host: example.test" + eol +
+         "Content-Type: application/json" + eol +
+         "Content-Length: " + std::to_string(bytes.size()) + eol +
+         "X-Signature-SHA256: " + signature + eol + extra_headers + eol + bytes;
+}
+
+std::string raw_signed(const std::string& bytes) { return raw(bytes, sign(secret, bytes)); }
+
+// Verifies one capture given on standard input with --format json and returns the one line.
+nlohmann::json verify_json(const std::string& capture, std::vector<std::string> extra = {},
+                           int* status = nullptr) {
+  std::vector<std::string> args = {"verify", "--secret", secret, "--format", "json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const Run run = run_tykhook(args, capture);
+  if (status != nullptr) *status = run.status;
+  CAPTURE(run.err);
+  REQUIRE(run.out.find('\n') == run.out.size() - 1);
+  return nlohmann::json::parse(run.out);
+}
+
+}  // namespace
+
+TEST_CASE("every signed sample capture verifies as ok with the demo secret") {
+  std::vector<std::string> args = {"verify", "--secret-file",
+                                   TYKHOOK_SOURCE_DIR "/samples/demo-secret.txt"};
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(TYKHOOK_SOURCE_DIR "/samples/captures")) {
+    args.push_back(entry.path().string());
+    ++count;
+  }
+  CHECK(count == 13);
+  const Run run = run_tykhook(args);
+  CAPTURE(run.out);
+  CAPTURE(run.err);
+  CHECK(run.status == 0);
+  CHECK(run.err.empty());
+  std::size_t lines = 0, oks = 0;
+  for (std::size_t at = 0; (at = run.out.find('\n', at)) != std::string::npos; ++at) ++lines;
+  for (std::size_t at = 0; (at = run.out.find(": ok (", at)) != std::string::npos; ++at) ++oks;
+  CHECK(lines == 13);
+  CHECK(oks == 13);
+}
+
+TEST_CASE("each verdict is reached through the command line, with its exit status") {
+  const std::string flipped = [] {
+    std::string capture = raw(body, sign(secret, body));
+    capture[capture.size() - 20] ^= 0x01;
+    return capture;
+  }();
+  const std::string unknown =
+      R"({"Event":"UserDeleted","Message":{},"Timestamp":"2024-04-22T16:38:54.082037+02:00"})";
+  const std::string schema_broken =
+      R"({"Event":"ApplicationRegistered","Message":{"ID":"1","Name":"New App","UserID":1,)"
+      R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":"2024-04-18T13:29:23.744826+02:00"})";
+  const struct {
+    std::string_view name;
+    std::string capture;
+    std::vector<std::string> extra;
+    std::string_view want;
+    std::string_view message;
+  } cases[] = {
+      {"ok", raw_signed(body), {}, "ok", ""},
+      {"not a capture", "hello\n", {}, "malformed_request", "not a capture"},
+      {"empty input", "", {}, "malformed_request", "-"},
+      {"a body shorter than its Content-Length",
+       raw_signed(body).substr(0, 200),
+       {},
+       "malformed_request",
+       "Content-Length"},
+      {"over --max-body",
+       raw_signed(body),
+       {"--max-body", "100"},
+       "too_large",
+       "over the limit of 100 bytes"},
+      {"no signature header", body, {}, "missing_signature", "header missing"},
+      {"63 hex digits",
+       raw(body, sign(secret, body).substr(1)),
+       {},
+       "malformed_signature",
+       "X-Signature-SHA256"},
+      {"one flipped body byte", flipped, {}, "signature_mismatch", "does not match"},
+      {"a newline appended to the body after signing",
+       raw(body + "\n", sign(secret, body)),
+       {},
+       "signature_mismatch",
+       "does not match"},
+      {"authentic but not JSON", raw_signed("{\"Event\":"), {}, "malformed_json", "body byte"},
+      {"authentic but no Timestamp",
+       raw_signed(R"({"Event":"UserRegistered","Message":{}})"),
+       {},
+       "invalid_envelope",
+       "/Timestamp: missing"},
+      {"an unknown event", raw_signed(unknown), {}, "unknown_event", "UserDeleted"},
+      {"an unknown event, allowed", raw_signed(unknown), {"--allow-unknown-events"}, "ok", ""},
+      {"a Message of the wrong shape",
+       raw_signed(schema_broken),
+       {},
+       "schema_violation",
+       "/Message/ID"},
+      {"a Message of the wrong shape, schemas off",
+       raw_signed(schema_broken),
+       {"--no-schema"},
+       "ok",
+       ""},
+      {"older than the tolerance",
+       raw_signed(body),
+       {"--tolerance", "5m", "--now", "2024-04-22T16:45:00+02:00"},
+       "stale",
+       "tolerance of 5m"},
+      {"within the tolerance",
+       raw_signed(body),
+       {"--tolerance", "300s", "--now", "2024-04-22T16:43:54.082037+02:00"},
+       "ok",
+       ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    int status = -1;
+    const auto line = verify_json(c.capture, c.extra, &status);
+    CHECK(line.at("verdict") == std::string(c.want));
+    CHECK(line.at("ok") == (c.want == "ok"));
+    CHECK(status == (c.want == "ok" ? 0 : 1));
+    CHECK(line.at("input") == "-");
+    if (c.want == "ok") {
+      CHECK(line.at("errors").empty());
+    } else {
+      REQUIRE_FALSE(line.at("errors").empty());
+      const std::string first = line.at("errors").at(0);
+      CAPTURE(first);
+      CHECK(first.find(c.message) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("two copies of one delivery with a store: the second is a duplicate") {
+  TempDir dir;
+  const auto capture = raw_signed(body);
+  const auto first = dir.write("a.http", capture);
+  const auto second = dir.write("b.http", capture);
+  const Run run = run_tykhook({"verify", "--secret", secret, "--store", "memory:", first, second});
+  CHECK(run.status == 1);
+  CHECK(run.out == first + ": ok (UserRegistered)\n" + second +
+                       ": duplicate (UserRegistered): delivery " +
+                       run.out.substr(run.out.find("delivery ") + 9, 16) +
+                       "... was seen before; it is not processed again\n");
+}
+
+TEST_CASE("the json format prints the contract's fields, null event before the envelope") {
+  const auto line = verify_json(raw(body, "00"));
+  CHECK(line.is_object());
+  CHECK(line.size() == 5);
+  CHECK(line.at("event").is_null());
+  CHECK(line.at("verdict") == "malformed_signature");
+  const auto ok = verify_json(raw_signed(body));
+  CHECK(ok.at("event") == "UserRegistered");
+}
+
+TEST_CASE("signature headers in each accepted spelling verify, the capture's own header wins") {
+  std::string upper = sign(secret, body);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const struct {
+    std::string_view name;
+    std::string capture;
+    std::vector<std::string> extra;
+    std::string_view want;
+  } cases[] = {
+      {"upper-case hex", raw(body, upper), {}, "ok"},
+      {"sha256= prefix", raw(body, "sha256=" + sign(secret, body)), {}, "ok"},
+      {"SHA256= prefix", raw(body, "SHA256=" + sign(secret, body)), {}, "ok"},
+      {"spaces and tabs around", raw(body, " \t" + sign(secret, body) + "\t "), {}, "ok"},
+      {"lower-case header name",
+       "POST / HTTP/1.1\r\ncontent-length: " + std::to_string(body.size()) +
+           "\r\nx-signature-sha256: " + sign(secret, body) + "\r\n\r\n" + body,
+       {},
+       "ok"},
+      {"bare body with --signature", body, {"--signature", sign(secret, body)}, "ok"},
+      {"bare body with a wrong --signature",
+       body,
+       {"--signature", sign("x", body)},
+       "signature_mismatch"},
+      {"capture header wins over --signature",
+       raw_signed(body),
+       {"--signature", sign("x", body)},
+       "ok"},
+      {"sha1= prefix", raw(body, "sha1=" + sign(secret, body)), {}, "malformed_signature"},
+      {"empty value", raw(body, ""), {}, "malformed_signature"},
+      {"header twice",
+       raw(body, sign(secret, body), "X-Signature-SHA256: " + sign(secret, body) + "\r\n"),
+       {},
+       "malformed_signature"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    CHECK(verify_json(c.capture, c.extra).at("verdict") == std::string(c.want));
+  }
+}
+
+TEST_CASE("every capture format is read: bare LF, chunked, JSON capture and HAR entries") {
+  const std::string lf = raw(body, sign(secret, body), "", "\n");
+  std::string chunked =
+      "POST /hook HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Signature-SHA256: " +
+      sign(secret, body) + "\r\n\r\n";
+  const std::size_t half = body.size() / 2;
+  char size_hex[32];
+  std::snprintf(size_hex, sizeof size_hex, "%zx", half);
+  chunked += std::string(size_hex) + ";ext=1\r\n" + body.substr(0, half) + "\r\n";
+  std::snprintf(size_hex, sizeof size_hex, "%zx", body.size() - half);
+  chunked += std::string(size_hex) + "\r\n" + body.substr(half) + "\r\n0\r\nX-Trailer: t\r\n\r\n";
+  CHECK(verify_json(lf).at("verdict") == "ok");
+  CHECK(verify_json(chunked).at("verdict") == "ok");
+
+  nlohmann::json har = {
+      {"log",
+       {{"version", "1.2"},
+        {"entries",
+         {{{"request",
+            {{"method", "POST"},
+             {"url", "http://example.test/webhooks"},
+             {"headers", {{{"name", "X-Signature-SHA256"}, {"value", sign(secret, body)}}}},
+             {"postData", {{"mimeType", "application/json"}, {"text", body}}}}}},
+          {{"request",
+            {{"method", "POST"},
+             {"url", "http://example.test/webhooks"},
+             {"headers", {{{"name", "X-Signature-SHA256"}, {"value", sign("other", body)}}}},
+             {"postData", {{"mimeType", "application/json"}, {"text", body}}}}}}}}}}};
+  TempDir dir;
+  const auto path = dir.write("session.har", har.dump());
+  const Run run = run_tykhook({"verify", "--secret", secret, path});
+  CHECK(run.status == 1);
+  CHECK(run.out.find(path + "#0: ok (UserRegistered)\n") != std::string::npos);
+  CHECK(run.out.find(path + "#1: signature_mismatch") != std::string::npos);
+  const Run from_stdin = run_tykhook({"verify", "--secret", secret, "-"}, har.dump());
+  CHECK(from_stdin.out.find("-#0: ok") == 0);
+}
+
+TEST_CASE("secrets come from files, values and the environment, and several mean rotation") {
+  TempDir dir;
+  const auto crlf_file = dir.write("crlf.txt", secret + "\r\n");
+  const auto lf_file = dir.write("lf.txt", secret + "\n");
+  const auto two_lines = dir.write("two.txt", secret + "\n\n");
+  const auto capture = raw_signed(body);
+  const struct {
+    std::string_view name;
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    int status;
+  } cases[] = {
+      {"a secret file with a trailing newline", {"--secret-file", lf_file}, {}, 0},
+      {"a secret file with a trailing CRLF", {"--secret-file", crlf_file}, {}, 0},
+      {"only one newline is removed", {"--secret-file", two_lines}, {}, 1},
+      {"the default variable", {}, {{"PORTAL_WEBHOOKS_SECRET", secret}}, 0},
+      {"a named variable", {"--secret-env", "MY_SECRET"}, {{"MY_SECRET", secret}}, 0},
+      {"the variable is ignored when --secret is given",
+       {"--secret", "wrong"},
+       {{"PORTAL_WEBHOOKS_SECRET", secret}},
+       1},
+      {"rotation: the second of two secrets", {"--secret", "old", "--secret", secret}, {}, 0},
+      {"rotation: a file and a value", {"--secret-file", lf_file, "--secret", "new"}, {}, 0},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    std::vector<std::string> args = {"verify"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    std::map<std::string, std::string> env = {{"PORTAL_WEBHOOKS_SECRET", ""}};
+    for (const auto& [k, v] : c.env) env[k] = v;
+    const Run run = run_tykhook(args, capture, env);
+    CAPTURE(run.err);
+    CHECK(run.status == c.status);
+  }
+}
+
+TEST_CASE("secret problems are usage errors that never print the secret") {
+  TempDir dir;
+  const auto empty_file = dir.write("empty.txt", "\n");
+  const auto capture = raw_signed(body);
+  const struct {
+    std::string_view name;
+    std::vector<std::string> args;
+    std::string_view message;
+  } cases[] = {
+      {"no secret at all", {}, "--secret-env PORTAL_WEBHOOKS_SECRET: the variable is not set"},
+      {"an unset named variable", {"--secret-env", "TYKHOOK_NO_SUCH_VAR"}, "TYKHOOK_NO_SUCH_VAR"},
+      {"an empty --secret", {"--secret", ""}, "--secret: empty secret"},
+      {"an empty secret file", {"--secret-file", empty_file}, "empty secret"},
+      {"a missing secret file", {"--secret-file", "/nonexistent/secret"}, "cannot read"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    std::vector<std::string> args = {"verify"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const Run run = run_tykhook(args, capture, {{"PORTAL_WEBHOOKS_SECRET", ""}});
+    CAPTURE(run.err);
+    CHECK(run.status == 2);
+    CHECK(run.out.empty());
+    CHECK(run.err.find(c.message) != std::string::npos);
+  }
+  // One bad secret among good ones: the captures are still verified, the status is 2.
+  const Run mixed =
+      run_tykhook({"verify", "--secret", secret, "--secret-file", empty_file}, capture);
+  CHECK(mixed.status == 2);
+  CHECK(mixed.out == "-: ok (UserRegistered)\n");
+  CHECK(mixed.err.find(secret) == std::string::npos);
+}
+
+TEST_CASE("an unreadable capture is reported, the others are still verified, status 2") {
+  TempDir dir;
+  const auto good = dir.write("good.http", raw_signed(body));
+  const Run run = run_tykhook({"verify", "--secret", secret, "/nonexistent/capture.http", good});
+  CHECK(run.status == 2);
+  CHECK(run.out == good + ": ok (UserRegistered)\n");
+  CHECK(run.err.find("/nonexistent/capture.http: cannot read") != std::string::npos);
+}
+
+TEST_CASE("bad options are usage errors with exit status 2") {
+  const struct {
+    std::string_view name;
+    std::vector<std::string> args;
+    std::string_view message;
+  } cases[] = {
+      {"a bad duration", {"--tolerance", "5x"}, "5x"},
+      {"a negative duration", {"--tolerance", "-5m"}, "-5m"},
+      {"a bad --now", {"--now", "yesterday"}, "yesterday"},
+      {"an unknown format", {"--format", "xml"}, "xml"},
+      {"a zero --max-body", {"--max-body", "0"}, "max-body"},
+      {"a bad store", {"--store", "nope:"}, "nope:"},
+      {"an unknown option", {"--frobnicate"}, "frobnicate"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    std::vector<std::string> args = {"verify", "--secret", secret};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const Run run = run_tykhook(args, raw_signed(body));
+    CAPTURE(run.err);
+    CHECK(run.status == 2);
+    CHECK(run.err.find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("hostile captures get a verdict and a message, never a crash or a hang") {
+  const std::string nul_body = std::string("{\"Event\":\"A\0B\"}", 16);
+  const struct {
+    std::string_view name;
+    std::string capture;
+    std::string_view want;
+  } cases[] = {
+      {"100 000 levels of nesting", raw_signed(std::string(100000, '[')), "malformed_json"},
+      {"a 2 MiB body", raw_signed(std::string(2 * 1024 * 1024, 'x')), "too_large"},
+      {"NUL bytes in the body", raw_signed(nul_body), "malformed_json"},
+      {"invalid UTF-8", raw_signed("{\"Event\":\"\xff\xfe\"}"), "malformed_json"},
+      {"a 1 MiB header line",
+       raw(body, sign(secret, body), "X-Long: " + std::string(1 << 20, 'a') + "\r\n"),
+       "malformed_request"},
+      {"binary noise", std::string("\x00\x01\x02\xff\xfe", 5), "malformed_request"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    int status = -1;
+    const auto line = verify_json(c.capture, {}, &status);
+    CHECK(line.at("verdict") == std::string(c.want));
+    CHECK(status == 1);
+    CHECK_FALSE(line.at("errors").empty());
+  }
+}
+
+TEST_CASE("--help lists every option and --version prints the version") {
+  const Run help = run_tykhook({"verify", "--help"});
+  CHECK(help.status == 0);
+  for (const auto* option :
+       {"--secret-file", "--secret", "--secret-env", "--signature", "--tolerance", "--now",
+        "--no-schema", "--allow-unknown-events", "--max-body", "--store", "--format"}) {
+    CAPTURE(option);
+    CHECK(help.out.find(option) != std::string::npos);
+  }
+  const Run version = run_tykhook({"--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.find("0.1.0") != std::string::npos);
+  const Run nothing = run_tykhook({});
+  CHECK(nothing.status == 2);
+}
