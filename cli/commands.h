@@ -47,6 +47,37 @@ CLI::App* add_sign(CLI::App& app, SignOptions& options);
 /// Runs `tykhook sign`; returns the exit status.
 int run_sign(const SignOptions& options);
 
+/// What `tykhook schema` does: list the events, show one schema, or validate bare bodies.
+enum class SchemaAction { list, show, validate };
+
+/// The options of `tykhook schema`.
+struct SchemaOptions {
+  SchemaAction action = SchemaAction::list;
+  std::string event;                ///< for show: a wire name or an alias
+  std::vector<std::string> bodies;  ///< for validate: body files; none or - is standard input
+  std::string schemas_dir;
+  std::string format = "text";
+};
+
+/// The options of `tykhook example`.
+struct ExampleOptions {
+  std::string event;  ///< a wire name or an alias
+  bool now = false;   ///< replace Timestamp with the current time
+};
+
+/// Adds `tykhook schema` (list, show, validate) to `app`.
+CLI::App* add_schema(CLI::App& app, SchemaOptions& options);
+/// Runs `tykhook schema`; returns the exit status.
+int run_schema(const SchemaOptions& options);
+
+/// Adds `tykhook example` to `app`.
+CLI::App* add_example(CLI::App& app, ExampleOptions& options);
+/// Runs `tykhook example`; returns the exit status.
+int run_example(const ExampleOptions& options);
+
+/// A CLI11 check that accepts an event's wire name or alias; its error lists every name.
+[[nodiscard]] CLI::Validator event_check();
+
 /// A CLI11 check that accepts a DURATION (`300s`, `5m`, `1h`, `250ms`; bare = seconds).
 [[nodiscard]] CLI::Validator duration_check();
 /// A CLI11 check that accepts an RFC 3339 time.

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   commands.push_back({add_verify(app, verify), [&] { return run_verify(verify); }});
   SignOptions sign;
   commands.push_back({add_sign(app, sign), [&] { return run_sign(sign); }});
+  SchemaOptions schema;
+  commands.push_back({add_schema(app, schema), [&] { return run_schema(schema); }});
+  ExampleOptions example;
+  commands.push_back({add_example(app, example), [&] { return run_example(example); }});
 
   try {
     app.parse(argc, argv);

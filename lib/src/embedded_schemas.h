@@ -14,4 +14,8 @@ struct EmbeddedFile {
 /// The files of `schemas/`, embedded by cmake/embed_files.cmake.
 std::span<const EmbeddedFile> embedded_schemas();
 
+/// The files of `samples/bodies/` (one wire body per event, e.g. "UserRegistered.json"),
+/// embedded by cmake/embed_files.cmake.
+std::span<const EmbeddedFile> embedded_samples();
+
 }  // namespace tykhook::detail

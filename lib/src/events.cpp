@@ -1,6 +1,9 @@
 #include "tykhook/events.h"
 
 #include <array>
+#include <string>
+
+#include "embedded_schemas.h"
 
 namespace tykhook {
 namespace {
@@ -92,5 +95,13 @@ std::optional<Event> parse_event(std::string_view name) {
 }
 
 std::span<const Event> all_events() { return events; }
+
+std::optional<std::string_view> sample_body(Event event) {
+  const std::string file_name = std::string(to_string(event)) + ".json";
+  for (const auto& file : detail::embedded_samples()) {
+    if (file.name == file_name) return file.text;
+  }
+  return std::nullopt;
+}
 
 }  // namespace tykhook

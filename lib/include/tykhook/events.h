@@ -37,6 +37,11 @@ using EventType = Event;
 /// Returns the documented alias of `event` ("OrganizationRegistered"), or nullopt when it has none.
 [[nodiscard]] std::optional<std::string_view> alias_of(Event event);
 
+/// Returns the documented sample body of `event` in wire form (compact, as the portal's Go
+/// encoder writes it), embedded at build time from samples/bodies/; nullopt for RegisterInvite,
+/// which has no documented payload.
+[[nodiscard]] std::optional<std::string_view> sample_body(Event event);
+
 /// Every event of the catalogue, in DESIGN.md's order.
 [[nodiscard]] std::span<const Event> all_events();
 
