@@ -1,37 +1,13 @@
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "output.h"
 #include "tykhook/capture.h"
 #include "tykhook/schema.h"
 #include "tykhook/store.h"
 #include "tykhook/timestamp.h"
 
 namespace tykhook::cli {
-namespace {
-
-void print_text(const std::string& input, const Verdict& verdict) {
-  std::cout << input << ": " << to_string(verdict.kind);
-  if (verdict.event_name) std::cout << " (" << *verdict.event_name << ")";
-  for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
-    std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];
-  }
-  std::cout << '\n';
-}
-
-void print_json(const std::string& input, const Verdict& verdict) {
-  nlohmann::ordered_json line;
-  line["input"] = input;
-  line["ok"] = verdict.ok();
-  line["verdict"] = to_string(verdict.kind);
-  line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
-  line["errors"] = verdict.errors;
-  // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
-  std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
-}
-
-}  // namespace
-
 CLI::Validator duration_check() {
   return CLI::Validator(
       [](const std::string& text) {
@@ -145,11 +121,7 @@ int run_verify(const VerifyOptions& options) {
         verdict = verifier.verify(request, now);
       }
       rejected = rejected || !verdict.ok();
-      if (options.format == "json") {
-        print_json(capture.input, verdict);
-      } else {
-        print_text(capture.input, verdict);
-      }
+      print_verdict(capture.input, verdict, options.format);
     }
   }
   std::cout.flush();

@@ -57,6 +57,46 @@ std::string parse_error_reason(const json::parse_error& error) {
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
+/// Where a string value sits in a body: the bytes between its quotes.
+struct Span {
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
+// Finds the string value of the member `name` of the top-level object `body`, without parsing
+// it into a tree: `--now` edits the wire bytes in place, and a re-serialised body would lose
+// Go's escaping ("\u003c" for '<'). Members of nested objects (Message) are skipped.
+std::optional<Span> find_top_level_string(std::string_view body, std::string_view name) {
+  int depth = 0;
+  bool expect_key = false;
+  bool key_matches = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c == '"') {
+      std::size_t end = i + 1;
+      while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+      if (end >= body.size()) return std::nullopt;  // an unterminated string
+      const std::string_view token = body.substr(i + 1, end - i - 1);
+      if (depth == 1 && expect_key) {
+        key_matches = token == name;
+        expect_key = false;
+      } else if (depth == 1 && key_matches) {
+        return Span{i + 1, token.size()};
+      }
+      i = end;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+      if (depth == 1) expect_key = c == '{';
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == ',' && depth == 1) {
+      expect_key = true;
+      key_matches = false;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 EnvelopeResult parse_envelope(std::string_view body) {
@@ -157,6 +197,18 @@ EnvelopeResult parse_envelope(std::string_view body) {
   envelope.event = parse_event(envelope.event_name);
   envelope.message = std::move(*message);
   return EnvelopeResult{std::move(envelope), EnvelopeFailure::malformed_json, {}};
+}
+
+Parsed<std::string> with_timestamp(std::string_view body, TimePoint timestamp) {
+  const auto span = find_top_level_string(body, "Timestamp");
+  if (!span) {
+    return Parsed<std::string>::failure(
+        "body: no top-level \"Timestamp\" string; give a body of the form {Event, Message, "
+        "Timestamp}");
+  }
+  std::string edited(body);
+  edited.replace(span->offset, span->size, format_rfc3339(timestamp));
+  return Parsed<std::string>{std::move(edited), {}};
 }
 
 }  // namespace tykhook

@@ -678,21 +678,21 @@ SchemaRegistry::SchemaRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 
 SchemaRegistry::~SchemaRegistry() = default;
 
+std::string_view SchemaRegistry::embedded_text(Event event) {
+  const std::string name = schema_file_name(event);
+  for (const auto& file : detail::embedded_schemas()) {
+    if (file.name == name) return file.text;
+  }
+  throw Error("embedded schemas: " + name + " is missing; add schemas/" + name + " and rebuild");
+}
+
 std::shared_ptr<const SchemaRegistry> SchemaRegistry::embedded() {
   // Compiling the schemas costs far more than a validation: once per process. A failure is a
   // broken build; the exception propagates and the next call tries again.
   static const std::shared_ptr<const SchemaRegistry> registry = [] {
-    const auto files = detail::embedded_schemas();
     auto impl = std::make_unique<Impl>();
     for (const Event event : all_events()) {
-      const std::string name = schema_file_name(event);
-      const auto file = std::find_if(files.begin(), files.end(),
-                                     [&](const detail::EmbeddedFile& f) { return f.name == name; });
-      if (file == files.end()) {
-        throw Error("embedded schemas: " + name + " is missing; add schemas/" + name +
-                    " and rebuild");
-      }
-      impl->schemas.push_back(compile("embedded " + name, file->text));
+      impl->schemas.push_back(compile("embedded " + schema_file_name(event), embedded_text(event)));
     }
     return std::shared_ptr<const SchemaRegistry>(new SchemaRegistry(std::move(impl)));
   }();

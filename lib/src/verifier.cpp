@@ -99,6 +99,41 @@ std::string describe(std::chrono::nanoseconds tolerance) {
 
 }  // namespace
 
+Verdict check_body(std::string_view body, const SchemaRegistry* schemas,
+                   bool allow_unknown_events) {
+  Verdict verdict;
+  auto parsed = parse_envelope(body);
+  if (!parsed.envelope) {
+    verdict.kind = parsed.failure == EnvelopeFailure::malformed_json
+                       ? VerdictKind::malformed_json
+                       : VerdictKind::invalid_envelope;
+    verdict.errors.push_back(std::move(parsed.error));
+    return verdict;
+  }
+  Envelope& envelope = *parsed.envelope;
+  verdict.event = envelope.event;
+  verdict.event_name =
+      envelope.event ? std::string(to_string(*envelope.event)) : envelope.event_name;
+  verdict.envelope = std::move(envelope);
+
+  if (!verdict.event && !allow_unknown_events) {
+    verdict.kind = VerdictKind::unknown_event;
+    verdict.errors.push_back("/Event: \"" + verdict.event_name->substr(0, 64) +
+                             "\" is not a portal event; check the name (case-sensitive), or " +
+                             "allow unknown events (--allow-unknown-events)");
+    return verdict;
+  }
+  if (schemas != nullptr && verdict.event) {
+    verdict.errors = schemas->validate(*verdict.event, verdict.envelope->message);
+    if (!verdict.errors.empty()) {
+      verdict.kind = VerdictKind::schema_violation;
+      return verdict;
+    }
+  }
+  verdict.kind = VerdictKind::ok;
+  return verdict;
+}
+
 struct Verifier::Impl {
   VerifierOptions options;
   SignatureVerifier signatures;
@@ -166,33 +201,13 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
   }
   verdict.idempotency_key = idempotency_key(request.body);
 
-  auto parsed = parse_envelope(request.body);
-  if (!parsed.envelope) {
-    return fail(parsed.failure == EnvelopeFailure::malformed_json ? VerdictKind::malformed_json
-                                                                  : VerdictKind::invalid_envelope,
-                std::move(parsed.error));
-  }
-  Envelope& envelope = *parsed.envelope;
-  verdict.event = envelope.event;
-  verdict.event_name =
-      envelope.event ? std::string(to_string(*envelope.event)) : envelope.event_name;
-  const TimePoint timestamp = envelope.timestamp;
-  verdict.envelope = std::move(envelope);
+  Verdict checked = check_body(request.body, options.schemas.get(), options.allow_unknown_events);
+  checked.secret_index = verdict.secret_index;
+  checked.idempotency_key = std::move(verdict.idempotency_key);
+  verdict = std::move(checked);
+  if (!verdict.ok()) return verdict;
+  const TimePoint timestamp = verdict.envelope->timestamp;
 
-  if (!verdict.event && !options.allow_unknown_events) {
-    return fail(VerdictKind::unknown_event,
-                "/Event: \"" + verdict.event_name->substr(0, 64) +
-                    "\" is not a portal event; check the name (case-sensitive), or allow " +
-                    "unknown events (--allow-unknown-events)");
-  }
-  if (options.schemas && verdict.event) {
-    auto violations = options.schemas->validate(*verdict.event, verdict.envelope->message);
-    if (!violations.empty()) {
-      verdict.kind = VerdictKind::schema_violation;
-      verdict.errors = std::move(violations);
-      return verdict;
-    }
-  }
   if (options.tolerance && !within_tolerance(timestamp, now, *options.tolerance)) {
     return fail(VerdictKind::stale, "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
                                         distance_from(timestamp, now) + ", over the tolerance of " +

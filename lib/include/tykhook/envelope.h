@@ -40,4 +40,9 @@ struct EnvelopeResult {
 /// the field, e.g. "byte 17: syntax error ..." or "/Timestamp: expected string, got number".
 [[nodiscard]] EnvelopeResult parse_envelope(std::string_view body);
 
+/// Returns `body` with the string value of its top-level `Timestamp` replaced by `timestamp` in
+/// Go's RFC3339Nano form, every other byte kept (re-serialising would lose Go's escaping, such
+/// as "\u003c" for '<'). Fails when the body has no top-level `Timestamp` string.
+[[nodiscard]] Parsed<std::string> with_timestamp(std::string_view body, TimePoint timestamp);
+
 }  // namespace tykhook

@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tykhook/events.h"
@@ -15,6 +16,8 @@ class SchemaRegistry {
  public:
   /// The schemas embedded into the library at build time from `schemas/`.
   [[nodiscard]] static std::shared_ptr<const SchemaRegistry> embedded();
+  /// The text of the embedded schema file of `event`, as written in `schemas/`.
+  [[nodiscard]] static std::string_view embedded_text(Event event);
   /// Loads `<WireEventName>.schema.json` for every event from `dir`; throws tykhook::Error
   /// naming the file when one is missing or is not a valid schema.
   [[nodiscard]] static std::shared_ptr<const SchemaRegistry> from_directory(

@@ -100,6 +100,12 @@ class Verifier {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Runs the checks that follow authentication on a body (DESIGN.md's order from malformed_json to
+/// schema_violation: envelope, event, schema), for bodies that carry no signature, such as
+/// `tykhook schema validate`. `schemas` may be nullptr (no schema check). Never throws.
+[[nodiscard]] Verdict check_body(std::string_view body, const SchemaRegistry* schemas,
+                                 bool allow_unknown_events);
+
 /// Returns the idempotency key of a body: the lower-case hex SHA-256 of its exact bytes.
 [[nodiscard]] std::string idempotency_key(std::string_view body);
 

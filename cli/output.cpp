@@ -1,0 +1,29 @@
+#include "output.h"
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace tykhook::cli {
+
+void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format) {
+  if (format == "json") {
+    nlohmann::ordered_json line;
+    line["input"] = input;
+    line["ok"] = verdict.ok();
+    line["verdict"] = to_string(verdict.kind);
+    line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
+    line["errors"] = verdict.errors;
+    // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
+    std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << '\n';
+    return;
+  }
+  std::cout << input << ": " << to_string(verdict.kind);
+  if (verdict.event_name) std::cout << " (" << *verdict.event_name << ")";
+  for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
+    std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];
+  }
+  std::cout << '\n';
+}
+
+}  // namespace tykhook::cli
