@@ -221,3 +221,19 @@ TEST_CASE("no error message carries the secret or the expected signature") {
     CHECK(error.find(sign(secret, body + " ")) == std::string::npos);
   }
 }
+
+TEST_CASE("an unknown event is quoted as JSON, cut at a character boundary (fuzz: verifier)") {
+  // The raw Event went into the message as it was: a newline split the message's line, and the
+  // cut at 64 bytes could split a UTF-8 character.
+  const auto verifier = make_verifier();
+  const auto message_for = [&](const std::string& event) {
+    const std::string bytes =
+        R"({"Event":")" + event + R"(","Message":{},"Timestamp":"2024-04-18T13:29:23Z"})";
+    const auto verdict = verifier.verify(signed_request(bytes), sent);
+    CHECK(to_string(verdict.kind) == "unknown_event");
+    return verdict.errors.at(0);
+  };
+  CHECK(message_for(R"(a\nb)").starts_with(R"(/Event: "a\nb" is not a portal event)"));
+  CHECK(message_for(std::string(63, 'e') + "\xc3\xa9")
+            .starts_with("/Event: \"" + std::string(63, 'e') + "...\" is not a portal event"));
+}

@@ -1,0 +1,525 @@
+#include "fast_check.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tykhook/envelope.h"
+#include "tykhook/schema.h"
+#include "tykhook/timestamp.h"
+
+namespace tykhook::detail {
+namespace {
+
+using nlohmann::json;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Bodies above this size take the slow path. Each thread's parser keeps the capacity of the
+// largest body that it has parsed, and the portal's bodies are a few hundred bytes.
+constexpr std::size_t max_fast_body = 64 * 1024;
+constexpr std::size_t initial_capacity = 4 * 1024;
+// simdjson counts the values inside the deepest array or object as one level more: with a limit
+// of 64 it refuses 64 nested arrays around a number, yet takes 64 around nothing. So it gets
+// one level of slack, and the walks below refuse anything deeper than max_json_depth
+// themselves; that makes the limit exact (DESIGN.md: 64 levels pass, 65 are malformed_json).
+constexpr std::size_t parser_depth = max_json_depth + 1;
+// The depth of the values in the body's object (Message, ...); the object itself is level 1.
+constexpr std::size_t member_depth = 2;
+
+// The JSON types as draft-07 names them (validation, section 6.1.1), one bit each; "number" is
+// integer_bit and fraction_bit. simdjson reads integers that fit in int64 or uint64 as integers,
+// and anything with a fraction or an exponent as a double, as nlohmann does.
+enum TypeBit : std::uint8_t {
+  null_bit = 1,
+  boolean_bit = 2,
+  integer_bit = 4,
+  fraction_bit = 8,  // a number that is not an integer: "number" but not "integer"
+  string_bit = 16,
+  array_bit = 32,
+  object_bit = 64,
+};
+constexpr std::uint8_t any_type = 127;
+
+std::uint8_t type_bit(element_type type) {
+  switch (type) {
+    case element_type::ARRAY:
+      return array_bit;
+    case element_type::OBJECT:
+      return object_bit;
+    case element_type::INT64:
+    case element_type::UINT64:
+      return integer_bit;
+    case element_type::DOUBLE:
+      return fraction_bit;
+    case element_type::STRING:
+      return string_bit;
+    case element_type::BOOL:
+      return boolean_bit;
+    case element_type::NULL_VALUE:
+      return null_bit;
+  }
+  return 0;
+}
+
+// The object or the array of an element known to be one, copied out of the temporary result
+// that holds it (a range-for over that result's reference would outlive it).
+simdjson::dom::object object_of(element value) { return value.get_object().value_unsafe(); }
+simdjson::dom::array array_of(element value) { return value.get_array().value_unsafe(); }
+
+// One member that a schema's "properties" or "required" names.
+struct Property {
+  std::string name;
+  std::size_t rule = 0;  // index into Plan::rules
+};
+
+// One subschema, compiled: what a value must be to pass it. A rule only ever says "passes" when
+// valijson and the date-time check (schema.cpp) would pass the value too.
+struct Rule {
+  std::uint8_t types = any_type;                    // "type"
+  bool date_time = false;                           // "format": "date-time"
+  std::optional<double> minimum;                    // "minimum", as valijson reads it
+  std::optional<std::vector<std::string>> allowed;  // "enum", strings only
+  std::vector<Property> properties;                 // "properties" and "required"
+  std::uint64_t required = 0;                       // bit i: properties[i] is required
+  std::optional<std::size_t> items;                 // "items" as one schema
+};
+
+// One event's schema, compiled; rules[0] applies to the Message.
+struct Plan {
+  std::vector<Rule> rules;
+};
+
+// Keywords that do not constrain a value. "definitions" only matters through "$ref", which no
+// plan accepts.
+bool is_annotation(std::string_view keyword) {
+  static constexpr std::string_view annotations[] = {
+      "$schema", "$id",      "$comment", "title",     "description",
+      "default", "examples", "readOnly", "writeOnly", "definitions"};
+  return std::find(std::begin(annotations), std::end(annotations), keyword) !=
+         std::end(annotations);
+}
+
+std::optional<std::uint8_t> type_bits_of(const json& name) {
+  if (!name.is_string()) return std::nullopt;
+  const std::string& text = name.get_ref<const std::string&>();
+  if (text == "null") return null_bit;
+  if (text == "boolean") return boolean_bit;
+  if (text == "integer") return integer_bit;
+  if (text == "number") return integer_bit | fraction_bit;
+  if (text == "string") return string_bit;
+  if (text == "array") return array_bit;
+  if (text == "object") return object_bit;
+  return std::nullopt;
+}
+
+// Compiles schemas into rules; each compile() returns the index of its rule, or nullopt for a
+// schema that uses something the plan does not know (the event then has no plan).
+class PlanCompiler {
+ public:
+  std::vector<Rule> rules;
+
+  std::optional<std::size_t> compile(const json& schema) {
+    // The rule's place is taken before its children's, so the first schema compiled is rules[0].
+    const std::size_t index = rules.size();
+    rules.emplace_back();
+    if (schema.is_boolean()) {
+      if (!schema.get<bool>()) return std::nullopt;  // `false`: every value fails
+      return index;
+    }
+    if (!schema.is_object()) return std::nullopt;
+    Rule rule;
+    std::vector<std::pair<std::string, std::size_t>> properties;
+    std::vector<std::string> required;
+    for (const auto& [keyword, value] : schema.items()) {
+      if (is_annotation(keyword)) continue;
+      if (keyword == "type") {
+        if (value.is_array()) {
+          rule.types = 0;
+          for (const json& name : value) {
+            const auto bits = type_bits_of(name);
+            if (!bits) return std::nullopt;
+            rule.types |= *bits;
+          }
+        } else {
+          const auto bits = type_bits_of(value);
+          if (!bits) return std::nullopt;
+          rule.types = *bits;
+        }
+      } else if (keyword == "enum") {
+        if (!value.is_array()) return std::nullopt;
+        rule.allowed.emplace();
+        for (const json& one : value) {
+          if (!one.is_string()) return std::nullopt;
+          rule.allowed->push_back(one.get<std::string>());
+        }
+      } else if (keyword == "minimum") {
+        // valijson reads an integer bound through int64_t: plan only bounds that survive that.
+        if (value.is_number_float()) {
+          rule.minimum = value.get<double>();
+        } else if (value.is_number_integer() &&
+                   (!value.is_number_unsigned() ||
+                    value.get<std::uint64_t>() <=
+                        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
+          rule.minimum = static_cast<double>(value.get<std::int64_t>());
+        } else {
+          return std::nullopt;
+        }
+      } else if (keyword == "format") {
+        if (value != "date-time") return std::nullopt;
+        rule.date_time = true;
+      } else if (keyword == "required") {
+        if (!value.is_array()) return std::nullopt;
+        for (const json& name : value) {
+          if (!name.is_string()) return std::nullopt;
+          required.push_back(name.get<std::string>());
+        }
+      } else if (keyword == "properties") {
+        if (!value.is_object()) return std::nullopt;
+        for (const auto& [name, child] : value.items()) {
+          const auto child_index = compile(child);
+          if (!child_index) return std::nullopt;
+          properties.emplace_back(name, *child_index);
+        }
+      } else if (keyword == "additionalProperties") {
+        if (value != true) return std::nullopt;
+      } else if (keyword == "items") {
+        if (value.is_array()) return std::nullopt;  // the tuple form
+        const auto items_index = compile(value);
+        if (!items_index) return std::nullopt;
+        rule.items = *items_index;
+      } else {
+        return std::nullopt;
+      }
+    }
+    for (auto& [name, rule_index] : properties) {
+      rule.properties.push_back({std::move(name), rule_index});
+    }
+    const auto named = [&rule](const std::string& name) {
+      return std::find_if(rule.properties.begin(), rule.properties.end(),
+                          [&](const Property& p) { return p.name == name; });
+    };
+    for (const std::string& name : required) {
+      if (named(name) != rule.properties.end()) continue;
+      rule.properties.push_back({name, rules.size()});
+      rules.emplace_back();  // a required member without a schema: any value
+    }
+    if (rule.properties.size() > 64) return std::nullopt;  // one bit each in a 64-bit mask
+    for (const std::string& name : required) {
+      rule.required |= std::uint64_t{1} << (named(name) - rule.properties.begin());
+    }
+    rules[index] = std::move(rule);
+    return index;
+  }
+};
+
+std::optional<Plan> compile_plan(const json& schema) {
+  PlanCompiler compiler;
+  if (!compiler.compile(schema)) return std::nullopt;
+  return Plan{std::move(compiler.rules)};
+}
+
+// True when no two members of `object` share a name (after unescaping, as nlohmann compares).
+bool names_unique(simdjson::dom::object object) {
+  constexpr std::size_t few = 16;
+  std::string_view names[few];
+  std::size_t count = 0;
+  std::vector<std::string_view> many;
+  for (const auto field : object) {
+    if (count < few) {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (names[i] == field.key) return false;
+      }
+      names[count++] = field.key;
+    } else {
+      if (many.empty()) many.assign(names, names + few);
+      many.push_back(field.key);
+    }
+  }
+  if (many.empty()) return true;
+  std::sort(many.begin(), many.end());
+  return std::adjacent_find(many.begin(), many.end()) == many.end();
+}
+
+// names_unique() for every object in `value`, at any depth (DESIGN.md: a repeated name is
+// malformed_json wherever it is), and no array or object deeper than max_json_depth; `value`
+// is at `depth`.
+bool all_names_unique(element value, std::size_t depth) {
+  if (value.type() == element_type::OBJECT) {
+    if (depth > max_json_depth) return false;
+    const auto object = object_of(value);
+    if (!names_unique(object)) return false;
+    for (const auto field : object) {
+      if (!all_names_unique(field.value, depth + 1)) return false;
+    }
+  } else if (value.type() == element_type::ARRAY) {
+    if (depth > max_json_depth) return false;
+    for (const element item : array_of(value)) {
+      if (!all_names_unique(item, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
+// True when `name` is `key`. Most names differ in length or in the first byte, tested first.
+bool same_name(const std::string& name, std::string_view key) {
+  return name.size() == key.size() &&
+         (key.empty() ||
+          (name.front() == key.front() && std::memcmp(name.data(), key.data(), key.size()) == 0));
+}
+
+// Checks what `rule` says of a value itself (type, enum, minimum, date-time), not of its members
+// or items: true when valijson and the date-time check (schema.cpp) would pass it too.
+bool admits(const Rule& rule, element value, element_type type) {
+  if ((rule.types & type_bit(type)) == 0) return false;
+  // An "enum" of strings passes no other kind of value.
+  if (rule.allowed && type != element_type::STRING) return false;
+  switch (type) {
+    case element_type::STRING: {
+      const std::string_view text = value.get_string().value_unsafe();
+      if (rule.allowed &&
+          std::find(rule.allowed->begin(), rule.allowed->end(), text) == rule.allowed->end()) {
+        return false;
+      }
+      return !rule.date_time || parse_rfc3339(text).ok();
+    }
+    case element_type::INT64:
+      // valijson compares double(int64) with the bound (MinimumConstraint).
+      return !rule.minimum ||
+             static_cast<double>(value.get_int64().value_unsafe()) >= *rule.minimum;
+    case element_type::UINT64:
+      // Above INT64_MAX: valijson reads it as a negative int64; let the slow path decide.
+      return !rule.minimum;
+    case element_type::DOUBLE:
+      return !rule.minimum || value.get_double().value_unsafe() >= *rule.minimum;
+    case element_type::ARRAY:
+    case element_type::OBJECT:
+    case element_type::BOOL:
+    case element_type::NULL_VALUE:
+      return true;
+  }
+  return false;
+}
+
+// Builds the nlohmann value of the Message as nlohmann's own parser would have (a non-negative
+// integer is number_unsigned, a negative one number_integer) and runs the plan over it on the
+// way, in one walk. Fails on a repeated name in an object, on an array or object deeper than
+// max_json_depth, and on any value that the plan does not pass.
+class MessageBuilder {
+ public:
+  explicit MessageBuilder(const Plan* plan) : plan_(plan) {}
+
+  bool saw_zero = false;  // an integer 0, which may have been written "-0"
+
+  // Builds `value`, at `depth`, into `out`. `rule` is the plan's rule for it, or nullptr when
+  // nothing constrains it (no schema stage, or a member that the schema does not name).
+  bool build(element value, json& out, std::size_t depth, const Rule* rule) {
+    const element_type type = value.type();
+    if (rule != nullptr && !admits(*rule, value, type)) return false;
+    switch (type) {
+      case element_type::ARRAY: {
+        if (depth > max_json_depth) return false;
+        const Rule* item_rule =
+            rule != nullptr && rule->items ? &plan_->rules[*rule->items] : nullptr;
+        out = json(json::value_t::array);
+        auto& items = out.get_ref<json::array_t&>();
+        const auto array = array_of(value);
+        items.reserve(array.size());
+        for (const element item : array) {
+          if (!build(item, items.emplace_back(), depth + 1, item_rule)) return false;
+        }
+        return true;
+      }
+      case element_type::OBJECT: {
+        if (depth > max_json_depth) return false;
+        const bool named = rule != nullptr && !rule->properties.empty();
+        std::uint64_t seen = 0;
+        out = json(json::value_t::object);
+        auto& members = out.get_ref<json::object_t&>();
+        for (const auto field : object_of(value)) {
+          const Rule* member_rule = nullptr;
+          for (std::size_t i = 0; named && i < rule->properties.size(); ++i) {
+            if (!same_name(rule->properties[i].name, field.key)) continue;
+            member_rule = &plan_->rules[rule->properties[i].rule];
+            seen |= std::uint64_t{1} << i;
+            break;
+          }
+          const auto [at, inserted] = members.try_emplace(std::string(field.key));
+          if (!inserted || !build(field.value, at->second, depth + 1, member_rule)) return false;
+        }
+        return !named || (seen & rule->required) == rule->required;
+      }
+      case element_type::INT64: {
+        const std::int64_t number = value.get_int64().value_unsafe();
+        if (number >= 0) {
+          saw_zero = saw_zero || number == 0;
+          out = static_cast<std::uint64_t>(number);
+        } else {
+          out = number;
+        }
+        return true;
+      }
+      case element_type::UINT64:
+        out = value.get_uint64().value_unsafe();
+        return true;
+      case element_type::DOUBLE:
+        out = value.get_double().value_unsafe();
+        return true;
+      case element_type::STRING:
+        out = std::string(value.get_string().value_unsafe());
+        return true;
+      case element_type::BOOL:
+        out = value.get_bool().value_unsafe();
+        return true;
+      case element_type::NULL_VALUE:
+        out = nullptr;
+        return true;
+    }
+    return false;
+  }
+
+ private:
+  const Plan* plan_;
+};
+
+// simdjson reads "-0" as the integer 0, like "0", while nlohmann reads it as number_integer
+// and "0" as number_unsigned. In valid JSON, "-0" followed by a digit is inside a string, and
+// "-0." or "-0e" is a double, which both read alike; anything else may be an integer "-0".
+bool may_have_negative_zero(std::string_view body) {
+  for (auto at = body.find("-0"); at != std::string_view::npos; at = body.find("-0", at + 1)) {
+    if (at + 2 == body.size()) return true;
+    const char next = body[at + 2];
+    if (!(next >= '0' && next <= '9') && next != '.' && next != 'e' && next != 'E') return true;
+  }
+  return false;
+}
+
+// One parser per thread, reused: it keeps its buffers between bodies. Returns nullptr when the
+// parser cannot be set up (no memory); it then keeps simdjson's default depth limit, not ours.
+simdjson::dom::parser* thread_parser() {
+  thread_local simdjson::dom::parser parser(max_fast_body);
+  if (parser.max_depth() != parser_depth &&
+      parser.allocate(initial_capacity, parser_depth) != simdjson::SUCCESS) {
+    return nullptr;
+  }
+  return &parser;
+}
+
+}  // namespace
+
+struct FastChecker::Impl {
+  bool schema_stage = false;
+  bool allow_unknown_events = false;
+  std::vector<std::optional<Plan>> plans;  // indexed by the Event's value
+
+  std::optional<Verdict> check(std::string_view body) const;
+};
+
+FastChecker::FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->schema_stage = schemas != nullptr;
+  impl_->allow_unknown_events = allow_unknown_events;
+  if (schemas == nullptr) return;
+  for (const Event event : all_events()) {
+    const auto index = static_cast<std::size_t>(event);
+    if (impl_->plans.size() <= index) impl_->plans.resize(index + 1);
+    impl_->plans[index] = compile_plan(schemas->schema(event));
+  }
+}
+
+FastChecker::~FastChecker() = default;
+FastChecker::FastChecker(FastChecker&&) noexcept = default;
+FastChecker& FastChecker::operator=(FastChecker&&) noexcept = default;
+
+bool FastChecker::planned(Event event) const {
+  if (!impl_->schema_stage) return true;
+  const auto index = static_cast<std::size_t>(event);
+  return index < impl_->plans.size() && impl_->plans[index].has_value();
+}
+
+std::optional<Verdict> FastChecker::check(std::string_view body) const {
+  if (body.size() > max_fast_body) return std::nullopt;
+  // Whatever goes wrong here (no memory), the slow path answers.
+  try {
+    return impl_->check(body);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::optional<Verdict> FastChecker::Impl::check(std::string_view body) const {
+  simdjson::dom::parser* parser = thread_parser();
+  if (parser == nullptr) return std::nullopt;
+  // simdjson reads past the end of its input, so it copies the body into a padded buffer of
+  // its own (kept by the parser); bodies are never padded here.
+  element root;
+  if (parser->parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  simdjson::dom::object document;
+  if (root.get_object().get(document) != simdjson::SUCCESS) return std::nullopt;
+  if (!names_unique(document)) return std::nullopt;
+
+  std::optional<element> event_value;
+  std::optional<element> message_value;
+  std::optional<element> timestamp_value;
+  for (const auto field : document) {
+    if (field.key == "Event") {
+      event_value = field.value;
+    } else if (field.key == "Message") {
+      message_value = field.value;
+    } else if (field.key == "Timestamp") {
+      timestamp_value = field.value;
+    } else if (!all_names_unique(field.value, member_depth)) {
+      return std::nullopt;
+    }
+  }
+  if (!event_value || !message_value || !timestamp_value) return std::nullopt;
+  std::string_view event_name;
+  std::string_view timestamp_text;
+  if (event_value->get_string().get(event_name) != simdjson::SUCCESS ||
+      timestamp_value->get_string().get(timestamp_text) != simdjson::SUCCESS ||
+      message_value->type() != element_type::OBJECT) {
+    return std::nullopt;
+  }
+
+  auto timestamp = parse_rfc3339(timestamp_text);
+  if (!timestamp) return std::nullopt;
+  const std::optional<Event> event = parse_event(event_name);
+  if (!event && !allow_unknown_events) return std::nullopt;
+  const Plan* plan = nullptr;
+  if (schema_stage && event) {
+    const auto index = static_cast<std::size_t>(*event);
+    if (index >= plans.size() || !plans[index]) return std::nullopt;
+    plan = &*plans[index];
+  }
+
+  MessageBuilder builder(plan);
+  json message;
+  if (!builder.build(*message_value, message, member_depth,
+                     plan == nullptr ? nullptr : &plan->rules.front())) {
+    return std::nullopt;
+  }
+  if (builder.saw_zero && may_have_negative_zero(body)) return std::nullopt;
+
+  Verdict verdict;
+  verdict.kind = VerdictKind::ok;
+  verdict.event = event;
+  verdict.event_name = event ? std::string(to_string(*event)) : std::string(event_name);
+  Envelope& envelope = verdict.envelope.emplace();
+  envelope.event_name = std::string(event_name);
+  envelope.event = event;
+  envelope.message = std::move(message);
+  envelope.timestamp_text = std::string(timestamp_text);
+  envelope.timestamp = *timestamp;
+  return verdict;
+}
+
+}  // namespace tykhook::detail

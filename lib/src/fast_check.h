@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "tykhook/events.h"
+#include "tykhook/verifier.h"
+
+namespace tykhook {
+
+class SchemaRegistry;
+
+namespace detail {
+
+/// The verifier's fast path for the checks after authentication: it parses a body once with
+/// simdjson and checks Message with a plan compiled from each event's schema document. It only
+/// ever answers ok: on any failure or doubt it declines, and check_body() decides and words the
+/// verdict. Thread-safe (each thread has its own parser).
+class FastChecker {
+ public:
+  /// Compiles a plan from the schema document of every event in `schemas` (nullptr: no schema
+  /// stage). An event whose schema uses a keyword the plan does not know gets no plan, and its
+  /// bodies always decline.
+  FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events);
+  ~FastChecker();
+  /// Moves the plans; the moved-from object may only be assigned to or destroyed.
+  ///@{
+  FastChecker(FastChecker&&) noexcept;
+  FastChecker& operator=(FastChecker&&) noexcept;
+  ///@}
+
+  /// Returns the verdict of check_body(body, schemas, allow_unknown_events) when that verdict is
+  /// ok (with an equal envelope), or nullopt when the fast path declines. Never throws.
+  [[nodiscard]] std::optional<Verdict> check(std::string_view body) const;
+
+  /// True when bodies of `event` can pass the fast path: no schema stage, or a plan was
+  /// compiled from its schema.
+  [[nodiscard]] bool planned(Event event) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace detail
+}  // namespace tykhook
