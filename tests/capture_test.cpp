@@ -661,3 +661,18 @@ TEST_CASE("a raw capture keeps each header on one line whatever the values hold"
 }
 
 }  // namespace
+
+TEST_CASE("a broken capture file's message quotes at most 40 bytes, escaped (fuzz: capture)") {
+  // tests/fuzz/regressions/capture/invalid-utf8-in-har-name.har: the JSON parser's message
+  // quoted what it had read, raw; an invalid byte made the message invalid UTF-8.
+  const auto invalid = read_one("{\"log\": {\"tex\xa9\": 1}}", "c.har");
+  CHECK_FALSE(invalid.ok());
+  CAPTURE(invalid.error);
+  CHECK(invalid.error.find("last read: '\"tex\\xa9'") != std::string::npos);
+  const auto long_string =
+      read_one(json_capture(R"("method": ")" + std::string(1 << 20, 'P') + "\xff\"}"), "c.json");
+  CHECK_FALSE(long_string.ok());
+  CAPTURE(long_string.error.substr(0, 300));
+  CHECK(long_string.error.find("PPPP...'") != std::string::npos);
+  CHECK(long_string.error.size() < 300);
+}

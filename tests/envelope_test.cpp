@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace tykhook;
@@ -112,4 +113,37 @@ TEST_CASE("brackets inside strings do not count towards the depth") {
   const auto result = parse_envelope(R"({"Event":"UserRegistered","Message":{"Name":")" + brackets +
                                      R"(\"["},"Timestamp":"2024-04-18T16:12:09Z"})");
   CHECK(failure_name(result) == "ok");
+}
+
+TEST_CASE("parser messages quote at most 40 bytes of the body, escaped (fuzz: envelope)") {
+  // tests/fuzz/regressions/envelope/invalid-utf8-in-name.json: the parser's message quoted the
+  // bytes it had read, raw, so an invalid byte made the message itself invalid UTF-8, and a long
+  // string or number was copied into it whole.
+  const struct {
+    std::string_view name;
+    std::string body;
+    std::string_view message;
+  } cases[] = {
+      {"an invalid byte in a name", "{\"Produ\xc2t\":1}", "last read: '\"Produ\\xc2t'"},
+      {"a 1 MiB string with an invalid byte",
+       "{\"Event\":\"" + std::string(1 << 20, 'x') + "\xff\"}",
+       "last read: '\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'"},
+      {"an integer of 10 000 digits", "{\"ID\":" + std::string(10000, '9') + "}",
+       "number overflow parsing '9999999999999999999999999999999999999999...'"},
+      {"a name with a line break, twice", R"({"a\nb":1,"a\nb":2})",
+       R"(object member "a\nb" appears twice)"},
+      {"a long name with a character across byte 40, twice",
+       "{\"" + std::string(39, 'n') + "\xc3\xa9\":1,\"" + std::string(39, 'n') + "\xc3\xa9\":2}",
+       "object member \"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...\" appears twice"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto result = parse_envelope(c.body);
+    CHECK(failure_name(result) == "malformed_json");
+    CAPTURE(result.error);
+    CHECK(result.error.find(c.message) != std::string::npos);
+    CHECK(result.error.size() < 300);
+    CHECK(std::all_of(result.error.begin(), result.error.end(),
+                      [](char ch) { return ch >= 0x20 && ch < 0x7f; }));
+  }
 }

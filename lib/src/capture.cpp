@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "json_error_text.h"
+
 namespace tykhook {
 namespace {
 
@@ -864,13 +866,9 @@ std::vector<Capture> read_json(std::string_view text, std::size_t start, std::st
     try {
       document = Json::parse(json.begin(), json.end());
     } catch (const Json::exception& e) {
-      // Drop the "[json.exception.parse_error.101] " prefix: it means nothing to a reader.
-      const std::string_view what = e.what();
-      const auto prefix_end = what.find("] ");
-      problem =
-          "not valid JSON (" +
-          std::string(prefix_end == std::string_view::npos ? what : what.substr(prefix_end + 2)) +
-          ")";
+      // Without the "[json.exception.parse_error.101] " tag, which means nothing to a reader,
+      // and with the input it quotes cut short and escaped (json_error_text.h).
+      problem = "not valid JSON (" + detail::json_error_text(e.what()) + ")";
     }
   }
   if (!document) {

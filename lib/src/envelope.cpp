@@ -1,7 +1,10 @@
 #include "tykhook/envelope.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
+
+#include "json_error_text.h"
 
 namespace tykhook {
 namespace {
@@ -50,9 +53,10 @@ EnvelopeResult failure(EnvelopeFailure kind, std::string message) {
 }
 
 // Strips nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 5: " prefix;
-// the byte offset is given separately.
+// the byte offset is given separately. The input that the parser quotes is cut short and
+// escaped (json_error_text.h): the message stays short and UTF-8 whatever the body holds.
 std::string parse_error_reason(const json::parse_error& error) {
-  std::string what = error.what();
+  std::string what = detail::json_error_text(error.what());
   const auto colon = what.find(": ");
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
@@ -149,10 +153,13 @@ EnvelopeResult parse_envelope(std::string_view body) {
                        parse_error_reason(error) + "; the body must be one JSON object in UTF-8");
   } catch (const DuplicateName& duplicate) {
     return failure(EnvelopeFailure::malformed_json,
-                   "body: object member \"" + duplicate.name.substr(0, 40) +
-                       "\" appears twice; names in a JSON object must be unique");
+                   "body: object member " + detail::quote_json_text(duplicate.name, 40) +
+                       " appears twice; names in a JSON object must be unique");
   } catch (const json::exception& error) {
-    return failure(EnvelopeFailure::malformed_json, std::string("body: ") + error.what());
+    // Such as "number overflow parsing '1e400'", which quotes the whole number.
+    return failure(EnvelopeFailure::malformed_json,
+                   "body: " + detail::json_error_text(error.what()) +
+                       "; the body must be one JSON object in UTF-8");
   }
 
   if (!document.is_object()) {

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "json_error_text.h"
+
 namespace tykhook {
 namespace {
 
@@ -20,33 +22,6 @@ constexpr std::string_view message_pointer = "/Message";
 // A value quoted in an error is cut to this many bytes: enough to recognise it, short enough
 // for one log line.
 constexpr std::size_t max_quoted_bytes = 40;
-
-// JSON Schema's names for the types (draft-07 validation, section 6.1.1), so that an error
-// here reads like the schema's error for the same value.
-std::string_view type_name(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "integer";
-    case json::value_t::number_float:
-      return "number";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    case json::value_t::binary:
-      return "binary";
-    case json::value_t::discarded:
-      return "discarded";
-  }
-  return "unknown";
-}
 
 // A string as it appears in an error: JSON text, cut short. A json built by hand may hold
 // invalid UTF-8, which is replaced rather than thrown on.
@@ -62,7 +37,8 @@ std::string quoted(const std::string& text) {
 }
 
 std::string mismatch(const std::string& at, std::string_view expected, const json& value) {
-  return at + ": expected " + std::string(expected) + ", got " + std::string(type_name(value));
+  return at + ": expected " + std::string(expected) + ", got " +
+         std::string(detail::json_type_name(value));
 }
 
 // Each convert() fills `out` from `value`, found at the JSON pointer `at`, and returns an empty

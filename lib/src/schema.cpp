@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "embedded_schemas.h"
+#include "json_error_text.h"
 #include "tykhook/error.h"
 #include "tykhook/timestamp.h"
 
@@ -73,32 +74,6 @@ std::string escape_token(std::string_view token) {
     }
   }
   return escaped;
-}
-
-// JSON Schema's names for the types (draft-07 validation, section 6.1.1).
-std::string type_name(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "integer";
-    case json::value_t::number_float:
-      return "number";
-    case json::value_t::string:
-      return "string";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::object:
-      return "object";
-    case json::value_t::binary:
-      return "binary";
-    case json::value_t::discarded:
-      return "discarded";
-  }
-  return "unknown";
 }
 
 // Cuts `text` to at most `max_bytes` without splitting a UTF-8 sequence.
@@ -465,7 +440,8 @@ Described describe(const std::string& description, const Location& at) {
       } else {
         expected = type->is_string() ? type->get<std::string>() : type->dump();
       }
-      return {Finding::type, "expected " + expected + ", got " + type_name(*value)};
+      return {Finding::type,
+              "expected " + expected + ", got " + std::string(detail::json_type_name(*value))};
     }
     return {Finding::type, "value type is not allowed by the schema"};
   }
@@ -601,7 +577,7 @@ std::unique_ptr<CompiledSchema> compile(const std::string& where, std::string_vi
   }
   if (!compiled->document.is_object() && !compiled->document.is_boolean()) {
     throw Error(where + ": expected a JSON Schema (an object or a boolean), got " +
-                type_name(compiled->document));
+                std::string(detail::json_type_name(compiled->document)));
   }
   check_references(compiled->document, compiled->document, "", where);
   std::vector<const json*> done;
