@@ -1,10 +1,9 @@
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstddef>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "secrets.h"
 #include "tykhook/verifier.h"
@@ -74,6 +73,47 @@ int run_schema(const SchemaOptions& options);
 CLI::App* add_example(CLI::App& app, ExampleOptions& options);
 /// Runs `tykhook example`; returns the exit status.
 int run_example(const ExampleOptions& options);
+
+/// The options of `tykhook listen`.
+struct ListenOptions {
+  SecretOptions secrets;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string tolerance = "5m";
+  std::string store = "sqlite:tykhook.db";
+  std::string capture_dir;
+  bool reject_invalid = false;
+  std::size_t max_body = default_max_body;
+  std::string require_header;
+  bool quiet = false;
+  std::string log_format = "text";
+  std::size_t threads = 8;
+  bool no_schema = false;
+  std::string schemas_dir;
+  bool allow_unknown_events = false;
+};
+
+/// The options of `tykhook send`.
+struct SendOptions {
+  SecretOptions secrets;
+  std::string to;
+  std::string event;
+  std::string body;
+  bool all = false;
+  std::string method = "POST";
+  std::vector<std::string> headers;
+  std::string timeout = "10s";
+};
+
+/// Adds `tykhook listen` to `app`.
+CLI::App* add_listen(CLI::App& app, ListenOptions& options);
+/// Runs `tykhook listen` until SIGINT or SIGTERM; returns the exit status.
+int run_listen(const ListenOptions& options);
+
+/// Adds `tykhook send` to `app`.
+CLI::App* add_send(CLI::App& app, SendOptions& options);
+/// Runs `tykhook send`; returns the exit status.
+int run_send(const SendOptions& options);
 
 /// A CLI11 check that accepts an event's wire name or alias; its error lists every name.
 [[nodiscard]] CLI::Validator event_check();

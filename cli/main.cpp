@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   commands.push_back({add_schema(app, schema), [&] { return run_schema(schema); }});
   ExampleOptions example;
   commands.push_back({add_example(app, example), [&] { return run_example(example); }});
+  ListenOptions listen;
+  commands.push_back({add_listen(app, listen), [&] { return run_listen(listen); }});
+  SendOptions send;
+  commands.push_back({add_send(app, send), [&] { return run_send(send); }});
 
   try {
     app.parse(argc, argv);

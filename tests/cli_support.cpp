@@ -135,4 +135,124 @@ std::string demo_secret() {
   return secret;
 }
 
+Background::Background(const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    for (int fd : {null_fd, out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
+    for (const auto& [name, value] : env) {
+      if (value.empty()) {
+        unsetenv(name.c_str());
+      } else {
+        setenv(name.c_str(), value.c_str(), 1);
+      }
+    }
+    std::vector<char*> argv;
+    std::string exe = TYKHOOK_EXE;
+    argv.push_back(exe.data());
+    std::vector<std::string> copies = args;
+    for (auto& arg : copies) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  collector_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { collect(out, err); });
+}
+
+Background::~Background() {
+  if (!status_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  if (collector_.joinable()) collector_.join();
+}
+
+void Background::collect(int out_fd, int err_fd) {
+  int fds[2] = {out_fd, err_fd};
+  int open_count = 2;
+  while (open_count > 0) {
+    pollfd polled[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    if (poll(polled, 2, -1) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] < 0 || (polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buffer[65536];
+      const ssize_t n = read(fds[i], buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      const std::lock_guard lock(mutex_);
+      if (n > 0) {
+        (i == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(n));
+      } else {
+        close(fds[i]);
+        fds[i] = -1;
+        --open_count;
+      }
+      changed_.notify_all();
+    }
+  }
+  const std::lock_guard lock(mutex_);
+  ended_ = true;
+  changed_.notify_all();
+}
+
+std::optional<std::string> Background::next_error_line(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const bool found = changed_.wait_for(
+      lock, timeout, [this] { return err_.find('\n', err_read_) != std::string::npos || ended_; });
+  const auto end = err_.find('\n', err_read_);
+  if (!found || end == std::string::npos) return std::nullopt;
+  std::string line = err_.substr(err_read_, end - err_read_);
+  err_read_ = end + 1;
+  return line;
+}
+
+void Background::signal(int signal_number) const { kill(pid_, signal_number); }
+
+Run Background::wait(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (!status_) {
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    } else if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid_, SIGKILL);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (collector_.joinable()) collector_.join();
+  const std::lock_guard lock(mutex_);
+  return Run{*status_, out_, err_};
+}
+
+std::string Background::error_text() {
+  const std::lock_guard lock(mutex_);
+  return err_;
+}
+
+int listening_port(const std::string& first_line) {
+  const std::string prefix = "tykhook listening on http://";
+  const auto colon = first_line.rfind(':');
+  if (!first_line.starts_with(prefix) || colon == std::string::npos || colon < prefix.size()) {
+    return -1;
+  }
+  try {
+    std::size_t used = 0;
+    const int port = std::stoi(first_line.substr(colon + 1), &used);
+    return used == first_line.size() - colon - 1 ? port : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 }  // namespace tykhook::test

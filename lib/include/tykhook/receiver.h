@@ -1,0 +1,112 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tykhook/dispatcher.h"
+#include "tykhook/request.h"
+#include "tykhook/timestamp.h"
+#include "tykhook/verifier.h"
+
+namespace tykhook {
+
+/// The value of X-Tykhook-Verdict (and of "verdict" in the response body) when a delivery
+/// lacks the required header: it is refused before its body is read or verified.
+inline constexpr std::string_view rejected_verdict = "rejected";
+/// The value of X-Tykhook-Verdict when the receiver could not process an authentic delivery
+/// (the store or the capture directory failed: 503; the handler failed: 500).
+inline constexpr std::string_view error_verdict = "error";
+
+/// One request as the receiver answered it: what its log line shows. It never holds a body, a
+/// signature, a header value or a secret.
+struct RequestRecord {
+  TimePoint time{};    ///< when the request's first byte was read
+  std::string client;  ///< the peer, "IP:PORT" ("[IPv6]:PORT")
+  std::string method;  ///< the request method, e.g. "POST"
+  std::string path;    ///< the request target without its query
+  /// A delivery's event: the verdict's event_name (attacker-controlled for unknown events).
+  std::optional<std::string> event;
+  /// A delivery's X-Tykhook-Verdict: one of DESIGN.md's verdicts, "rejected" or "error";
+  /// empty for requests that are not deliveries (HEAD, GET).
+  std::string verdict;
+  int status = 0;                         ///< the HTTP status of the response
+  std::chrono::microseconds duration{0};  ///< from the first byte to the response written
+  std::string error;  ///< why the receiver failed (handler, store, capture); empty otherwise
+};
+
+/// How the receiver checks, keeps and answers deliveries, and the limits it puts on clients.
+struct ReceiverOptions {
+  /// Secrets, tolerance, body limit (also the HTTP body limit), schemas and store.
+  VerifierOptions verifier;
+  /// Where every authentic delivery that is not a duplicate is written before it is answered;
+  /// empty for none. Created (mode 0700) when missing.
+  std::filesystem::path capture_dir;
+  /// Answer malformed_json, invalid_envelope, unknown_event and schema_violation with 400
+  /// instead of 202 (they are kept either way).
+  bool reject_invalid = false;
+  /// A header that every delivery must carry with exactly this value (compared in constant
+  /// time); HEAD and GET requests are exempt. A delivery without it: 401, verdict "rejected".
+  std::optional<Header> required_header;
+  std::size_t threads = 8;  ///< worker threads: requests served at once
+  /// Open connections at most, idle ones included (they hold no thread). When full, the
+  /// kept-alive connection idle the longest is closed; failing that, new ones wait.
+  std::size_t max_connections = 1024;
+  /// A request's line, headers and body must all arrive within this time of its first byte.
+  std::chrono::milliseconds read_timeout{10'000};
+  /// The longest a write of the response may wait for the client to read.
+  std::chrono::milliseconds write_timeout{5'000};
+  /// How long an idle connection is kept open for its next request (a new one: read_timeout).
+  std::chrono::milliseconds keep_alive_timeout{5'000};
+  std::size_t keep_alive_max_requests = 100;  ///< requests served on one connection at most
+  std::size_t max_header_bytes = 16 * 1024;   ///< request line and headers together, at most
+  std::size_t max_headers = 64;               ///< header lines per request, at most
+
+  /// Called once per request after its response was written, from several worker threads at
+  /// once (a logger, for example); what it throws is ignored.
+  std::function<void(const RequestRecord&)> on_request;
+};
+
+/// An embeddable HTTP/1.1 receiver of the portal's webhooks (DESIGN.md, "`tykhook listen`"):
+/// HEAD 200 on any path, GET /healthz and /metrics, and POST, PUT or PATCH deliveries answered
+/// by their verdict. An authentic delivery is written to the capture directory before the
+/// response is sent; an ok one then goes to the dispatcher's handler. Thread-safe.
+class Receiver {
+ public:
+  /// Throws std::invalid_argument for misuse (see Verifier; a zero limit, thread count or
+  /// timeout; a required header that is not a token or has an empty value), and tykhook::Error
+  /// when the capture directory cannot be created or opened.
+  explicit Receiver(ReceiverOptions options, Dispatcher dispatcher = {});
+  /// Stops the receiver and waits for serve() to return.
+  ~Receiver();
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  /// Binds `host` and `port` (0 picks a free port) and returns the port bound. Throws
+  /// tykhook::Error naming the address when it cannot bind, std::invalid_argument when bound.
+  int bind(std::string_view host, int port);
+  /// Serves on the bound port until stop(), then finishes the requests in flight and returns.
+  /// Throws std::invalid_argument when bind() was not called or serve() already ran.
+  void serve();
+  /// bind(host, port), then serve().
+  void listen(std::string_view host, int port);
+  /// Stops accepting connections; requests in flight are finished and serve() returns. Safe
+  /// from any thread (not from a signal handler), before or during serve(), and more than once.
+  void stop();
+
+  /// The port bound, or 0 before bind().
+  [[nodiscard]] int port() const;
+  /// The metrics in the Prometheus text format, as GET /metrics serves them.
+  [[nodiscard]] std::string metrics() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tykhook

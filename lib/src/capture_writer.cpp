@@ -1,0 +1,94 @@
+#include "capture_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "tykhook/capture.h"
+#include "tykhook/error.h"
+
+namespace tykhook::detail {
+namespace {
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// Writes all of `bytes` to `fd`, resuming after signals and short writes.
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = EIO;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string capture_file_name(TimePoint received, std::string_view key) {
+  using namespace std::chrono;
+  const auto day = floor<days>(received);
+  const year_month_day date{day};
+  const auto since_midnight = received - day;
+  const auto second_of_day = duration_cast<seconds>(since_midnight).count();
+  const auto nanos = (since_midnight - seconds(second_of_day)).count();
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d%02u%02uT%02lld%02lld%02lld.%09lldZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<long long>(second_of_day / 3600),
+                static_cast<long long>(second_of_day / 60 % 60),
+                static_cast<long long>(second_of_day % 60), static_cast<long long>(nanos));
+  return std::string(text) + "-" + std::string(key) + ".json";
+}
+
+CaptureWriter::CaptureWriter(std::filesystem::path dir) : dir_(std::move(dir)) {
+  const std::string where = "capture directory \"" + dir_.string() + "\"";
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw Error(where + ": cannot create: " + errno_text(errno) +
+                "; create it, or choose a writable directory");
+  }
+  dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) {
+    throw Error(where + ": cannot open: " + errno_text(errno) + "; give a directory");
+  }
+}
+
+CaptureWriter::~CaptureWriter() {
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+std::filesystem::path CaptureWriter::write(const Request& request, TimePoint received,
+                                           std::string_view key) {
+  const std::string name = capture_file_name(received, key);
+  // A hidden name, so that `*.json` and readers of the directory never see a partial file.
+  const std::string temporary = "." + name + ".tmp";
+  const auto fail = [&](std::string_view step, int error) {
+    ::unlinkat(dir_fd_, temporary.c_str(), 0);
+    return Error((dir_ / name).string() + ": cannot " + std::string(step) + ": " +
+                 errno_text(error) + "; free space in the capture directory, or choose another");
+  };
+
+  const std::string bytes = write_json_capture(request, received);
+  const int fd = ::openat(dir_fd_, temporary.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw fail("create", errno);
+  // The mode is set explicitly: open() applies the umask, which may have removed nothing.
+  const bool written = ::fchmod(fd, 0600) == 0 && write_all(fd, bytes) && ::fsync(fd) == 0;
+  const int write_error = errno;
+  if (::close(fd) != 0 && written) throw fail("write", errno);
+  if (!written) throw fail("write", write_error);
+  // The rename makes the file appear whole; fsyncing the directory makes the rename durable.
+  if (::renameat(dir_fd_, temporary.c_str(), dir_fd_, name.c_str()) != 0) {
+    throw fail("rename", errno);
+  }
+  if (::fsync(dir_fd_) != 0) throw fail("sync the directory of", errno);
+  return dir_ / name;
+}
+
+}  // namespace tykhook::detail

@@ -1,0 +1,428 @@
+// `tykhook listen` end to end: the built binary serving on an ephemeral loopback port.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_support.h"
+#include "tykhook/signature.h"
+#include "tykhook/verifier.h"
+
+using namespace tykhook::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string secret = "cli-listen-secret-7f3a9c";
+
+// A `tykhook listen` on a free port, with the secret in a file, and its port.
+struct Listener {
+  Listener(const TempDir& dir, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"listen",         "--port",  "0",      "--secret-file",
+                                     secret_file(dir), "--store", "memory:"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<Background>(args);
+    first_line = process->next_error_line().value_or("");
+    port = listening_port(first_line);
+  }
+  static std::string secret_file(const TempDir& dir) { return dir.write("secret", secret + "\n"); }
+  std::string url(const std::string& path = "/webhooks/tyk") const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+  // Stops it with `signal_number` and returns what it did.
+  Run stop(int signal_number = SIGTERM) {
+    process->signal(signal_number);
+    return process->wait();
+  }
+
+  std::unique_ptr<Background> process;
+  std::string first_line;
+  int port = -1;
+};
+
+Run send(const Listener& listener, const TempDir& dir, std::vector<std::string> what) {
+  std::vector<std::string> args = {"send", "--to", listener.url(), "--secret-file",
+                                   Listener::secret_file(dir)};
+  args.insert(args.end(), what.begin(), what.end());
+  return run_tykhook(args);
+}
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout = 5s) {
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fds = {fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// Sends one request with "Connection: close" and returns the whole response.
+std::string request(int port, const std::string& method, const std::string& path) {
+  const int fd = connect_to(port);
+  const std::string text =
+      method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+  std::string response = read_until_closed(fd);
+  ::close(fd);
+  return response;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> files;
+  if (!fs::exists(dir)) return files;
+  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t found = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++found;
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("listen prints its address first, then one line per request, and exits 0 on SIGTERM") {
+  TempDir dir;
+  Listener listener(dir);
+  REQUIRE(listener.port > 0);
+  CHECK(listener.first_line ==
+        "tykhook listening on http://127.0.0.1:" + std::to_string(listener.port));
+  const Run sent = send(listener, dir, {"--event", "UserRegistered"});
+  CHECK(sent.status == 0);
+  CHECK(request(listener.port, "HEAD", "/webhooks/tyk").starts_with("HTTP/1.1 200 "));
+  CHECK(request(listener.port, "GET", "/healthz").starts_with("HTTP/1.1 200 "));
+  CHECK(request(listener.port, "GET", "/nothing-here").starts_with("HTTP/1.1 404 "));
+
+  const Run run = listener.stop();
+  CHECK(run.status == 0);
+  CHECK(run.out.empty());
+  const auto lines = lines_of(run.err);
+  REQUIRE(lines.size() == 5);
+  const std::string time = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)";
+  const std::string client = R"(127\.0\.0\.1:\d+)";
+  const std::string_view want[] = {
+      R"(POST /webhooks/tyk UserRegistered ok 200 \d+\.\d\dms)",
+      R"(HEAD /webhooks/tyk - - 200 \d+\.\d\dms)",
+      R"(GET /healthz - - 200 \d+\.\d\dms)",
+      R"(GET /nothing-here - - 404 \d+\.\d\dms)",
+  };
+  for (std::size_t i = 0; i < std::size(want); ++i) {
+    CAPTURE(lines[i + 1]);
+    CHECK(std::regex_match(lines[i + 1],
+                           std::regex(time + " " + client + " " + std::string(want[i]))));
+  }
+}
+
+TEST_CASE("send --all to listen: every event is ok, and every capture re-verifies as ok") {
+  TempDir dir;
+  const auto captures = dir.path() / "captures";
+  Listener listener(dir, {"--capture-dir", captures.string()});
+  REQUIRE(listener.port > 0);
+  const Run sent = send(listener, dir, {"--all"});
+  CAPTURE(sent.err);
+  CHECK(sent.status == 0);
+  CHECK(count(sent.out, "X-Tykhook-Verdict: ok\n") == 13);
+
+  const auto files = files_in(captures);
+  CHECK(files.size() == 13);
+  std::vector<std::string> args = {"verify", "--secret-file", Listener::secret_file(dir)};
+  for (const auto& file : files) {
+    CAPTURE(file);
+    CHECK(file.extension() == ".json");
+    CHECK(file.filename().string().front() != '.');  // no temporary file is left
+    struct stat info {};
+    REQUIRE(::stat(file.c_str(), &info) == 0);
+    CHECK((info.st_mode & 0777) == 0600);
+    CHECK(read_file(file).find(secret) == std::string::npos);
+    args.push_back(file.string());
+  }
+  const Run verified = run_tykhook(args);
+  CAPTURE(verified.err);
+  CHECK(verified.status == 0);
+  CHECK(count(verified.out, ": ok (") == 13);
+
+  const Run run = listener.stop();
+  CHECK(run.status == 0);
+  CHECK(run.err.find(secret) == std::string::npos);
+  CHECK(sent.out.find(secret) == std::string::npos);
+  CHECK(sent.err.find(secret) == std::string::npos);
+}
+
+TEST_CASE("each capture re-verifies to the verdict its delivery was answered with") {
+  TempDir dir;
+  const auto captures = dir.path() / "captures";
+  Listener listener(dir, {"--capture-dir", captures.string()});
+  REQUIRE(listener.port > 0);
+  const std::string fresh_time = tykhook::format_rfc3339(
+      std::chrono::time_point_cast<std::chrono::nanoseconds>(tykhook::Clock::now()));
+  const struct {
+    std::string_view name;
+    std::string body;
+    int send_status;
+    std::string_view verdict;
+    bool captured;
+  } cases[] = {
+      {"a valid delivery",
+       R"({"Event":"OrganisationRegistered","Message":{"ID":7,"Name":"ACME \u003cR\u0026D\u003e",)"
+       R"("CreatedAt":"2024-04-22T16:38:54.082037+02:00"},"Timestamp":")" +
+           fresh_time + R"("})",
+       0, "ok", true},
+      {"the same delivery again", "", 0, "duplicate", false},
+      {"a Message of the wrong shape",
+       R"({"Event":"ApplicationRegistered","Message":{"ID":"1","Name":"New App","UserID":1,)"
+       R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":")" +
+           fresh_time + R"("})",
+       0, "schema_violation", true},
+      {"an unknown event",
+       R"({"Event":"UserDeleted","Message":{},"Timestamp":")" + fresh_time + R"("})", 0,
+       "unknown_event", true},
+      {"a delivery of 2024",
+       R"({"Event":"OrganisationRegistered","Message":{"ID":1,"Name":"A",)"
+       R"("CreatedAt":"2024-04-22T16:38:54Z"},"Timestamp":"2024-04-22T16:38:54Z"})",
+       1, "stale", true},
+  };
+  std::string previous;
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string body = c.body.empty() ? previous : c.body;
+    previous = body;
+    const auto before = files_in(captures);
+    const Run sent = send(listener, dir, {"--body", dir.write("body.json", body)});
+    CAPTURE(sent.err);
+    CHECK(sent.status == c.send_status);
+    CHECK(sent.out.find("X-Tykhook-Verdict: " + std::string(c.verdict) + "\n") !=
+          std::string::npos);
+    const auto after = files_in(captures);
+    REQUIRE(after.size() == before.size() + (c.captured ? 1 : 0));
+    if (!c.captured) continue;
+    const fs::path capture = after.back();  // names sort by arrival
+    CHECK(capture.filename().string().find(tykhook::idempotency_key(body)) != std::string::npos);
+
+    std::vector<std::string> args = {"verify",   "--secret-file", Listener::secret_file(dir),
+                                     "--format", "json",          capture.string()};
+    if (c.verdict == "stale") {
+      const auto document = nlohmann::json::parse(read_file(capture));
+      args.insert(args.end(),
+                  {"--tolerance", "5m", "--now", document["received"].get<std::string>()});
+    }
+    const Run verified = run_tykhook(args);
+    CAPTURE(verified.err);
+    const auto line = nlohmann::json::parse(verified.out);
+    CHECK(line["verdict"] == c.verdict);
+  }
+  CHECK(listener.stop().status == 0);
+}
+
+TEST_CASE("--reject-invalid answers an authentic but invalid delivery with 400, and keeps it") {
+  TempDir dir;
+  const auto captures = dir.path() / "captures";
+  Listener listener(dir, {"--capture-dir", captures.string(), "--reject-invalid"});
+  REQUIRE(listener.port > 0);
+  const Run sent = send(listener, dir, {"--body", dir.write("body.json", "{not json")});
+  CHECK(sent.status == 1);
+  CHECK(sent.out.find(": HTTP 400") != std::string::npos);
+  CHECK(sent.out.find("X-Tykhook-Verdict: malformed_json\n") != std::string::npos);
+  CHECK(files_in(captures).size() == 1);
+  CHECK(listener.stop().status == 0);
+}
+
+TEST_CASE("SIGTERM while requests are in flight: each is answered, then listen exits 0") {
+  TempDir dir;
+  Listener listener(dir);
+  REQUIRE(listener.port > 0);
+  const std::string now = tykhook::format_rfc3339(
+      std::chrono::time_point_cast<std::chrono::nanoseconds>(tykhook::Clock::now()));
+  const auto delivery = [&](int id) {
+    const std::string body = R"({"Event":"OrganisationRegistered","Message":{"ID":)" +
+                             std::to_string(id) + R"(,"Name":"ACME",)" +
+                             R"("CreatedAt":"2024-04-22T16:38:54Z"},"Timestamp":")" + now + R"("})";
+    return "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\nX-Signature-SHA256: " + tykhook::sign(secret, body) +
+           "\r\n\r\n" + body;
+  };
+  // Two deliveries under way: one has sent all but the end of its body, one only its first bytes.
+  const std::string first = delivery(7);
+  const std::string second = delivery(8);
+  const int nearly_done = connect_to(listener.port);
+  ::send(nearly_done, first.data(), first.size() - 20, MSG_NOSIGNAL);
+  const int just_begun = connect_to(listener.port);
+  ::send(just_begun, second.data(), 10, MSG_NOSIGNAL);
+  std::this_thread::sleep_for(200ms);
+
+  listener.process->signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  ::send(nearly_done, first.data() + first.size() - 20, 20, MSG_NOSIGNAL);
+  ::send(just_begun, second.data() + 10, second.size() - 10, MSG_NOSIGNAL);
+  for (const int fd : {nearly_done, just_begun}) {
+    const std::string response = read_until_closed(fd);
+    ::close(fd);
+    CAPTURE(response);
+    CHECK(response.starts_with("HTTP/1.1 200 "));
+    CHECK(response.find("X-Tykhook-Verdict: ok\r\n") != std::string::npos);
+  }
+
+  const Run run = listener.process->wait();
+  CHECK(run.status == 0);
+  CHECK(count(run.err, " POST /hook ") == 2);
+  // Once stopped, nothing listens on the port.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(listener.port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0);
+  ::close(fd);
+}
+
+TEST_CASE("--require-header refuses deliveries without the header and lets HEAD through") {
+  TempDir dir;
+  Listener listener(dir, {"--require-header", "X-Portal-Token: t0ken-4b1d"});
+  REQUIRE(listener.port > 0);
+  const Run without = send(listener, dir, {"--event", "PasswordReset"});
+  CHECK(without.status == 1);
+  CHECK(without.out.find(": HTTP 401") != std::string::npos);
+  CHECK(without.out.find("X-Tykhook-Verdict: rejected\n") != std::string::npos);
+  CHECK(without.out.find("X-Portal-Token: required header missing") != std::string::npos);
+  const Run wrong =
+      send(listener, dir, {"--event", "PasswordReset", "--header", "X-Portal-Token: guess"});
+  CHECK(wrong.status == 1);
+  CHECK(wrong.out.find("X-Tykhook-Verdict: rejected\n") != std::string::npos);
+  const Run with =
+      send(listener, dir, {"--event", "PasswordReset", "--header", "X-Portal-Token: t0ken-4b1d"});
+  CHECK(with.status == 0);
+  CHECK(with.out.find("X-Tykhook-Verdict: ok\n") != std::string::npos);
+  CHECK(request(listener.port, "HEAD", "/").starts_with("HTTP/1.1 200 "));
+  const Run run = listener.stop();
+  CHECK(run.status == 0);
+  CHECK(count(run.err, " rejected 401 ") == 2);
+  CHECK(run.err.find("t0ken-4b1d") == std::string::npos);
+}
+
+TEST_CASE("--log-format json writes one JSON object per request after the first line") {
+  TempDir dir;
+  Listener listener(dir, {"--log-format", "json"});
+  REQUIRE(listener.port > 0);
+  CHECK(listener.first_line.starts_with("tykhook listening on http://127.0.0.1:"));
+  CHECK(send(listener, dir, {"--event", "CredentialRegistered"}).status == 0);
+  CHECK(request(listener.port, "HEAD", "/").starts_with("HTTP/1.1 200 "));
+  const Run run = listener.stop();
+  const auto lines = lines_of(run.err);
+  REQUIRE(lines.size() == 3);
+  const auto delivery = nlohmann::json::parse(lines[1]);
+  CHECK(delivery["method"] == "POST");
+  CHECK(delivery["path"] == "/webhooks/tyk");
+  CHECK(delivery["event"] == "CredentialRegistered");
+  CHECK(delivery["verdict"] == "ok");
+  CHECK(delivery["status"] == 200);
+  CHECK(delivery["ms"].is_number());
+  CHECK(delivery["time"].get<std::string>().ends_with("Z"));
+  CHECK(delivery["client"].get<std::string>().starts_with("127.0.0.1:"));
+  CHECK_FALSE(delivery.contains("error"));
+  const auto head = nlohmann::json::parse(lines[2]);
+  CHECK(head["method"] == "HEAD");
+  CHECK(head["verdict"].is_null());
+  CHECK(head["event"].is_null());
+}
+
+TEST_CASE("--quiet keeps only the first line when nothing fails; SIGINT stops listen too") {
+  TempDir dir;
+  Listener listener(dir, {"--quiet"});
+  REQUIRE(listener.port > 0);
+  CHECK(send(listener, dir, {"--event", "UserAccountActivated"}).status == 0);
+  const Run run = listener.stop(SIGINT);
+  CHECK(run.status == 0);
+  CHECK(lines_of(run.err) == std::vector<std::string>{listener.first_line});
+}
+
+TEST_CASE("GET /metrics counts the deliveries by event and verdict") {
+  TempDir dir;
+  Listener listener(dir);
+  REQUIRE(listener.port > 0);
+  CHECK(send(listener, dir, {"--event", "AccessRequestApproved"}).status == 0);
+  const Run refused = run_tykhook(
+      {"send", "--to", listener.url(), "--secret", "wrong", "--event", "AccessRequestApproved"});
+  CHECK(refused.status == 1);
+  // The log line, and with it the count, follows the response: wait for both lines.
+  REQUIRE(listener.process->next_error_line().has_value());
+  REQUIRE(listener.process->next_error_line().has_value());
+  const std::string metrics = request(listener.port, "GET", "/metrics");
+  CHECK(metrics.starts_with("HTTP/1.1 200 "));
+  CHECK(metrics.find(R"(tykhook_deliveries_total{event="AccessRequestApproved",verdict="ok"} 1)") !=
+        std::string::npos);
+  CHECK(metrics.find(R"(tykhook_deliveries_total{event="none",verdict="signature_mismatch"} 1)") !=
+        std::string::npos);
+  CHECK(metrics.find(R"(tykhook_responses_total{status="401"} 1)") != std::string::npos);
+  CHECK(metrics.find("tykhook_delivery_duration_seconds_count 2") != std::string::npos);
+  CHECK(listener.stop().status == 0);
+}
+
+TEST_CASE("listen refuses to start on a port in use, or without a secret, with exit status 2") {
+  TempDir dir;
+  Listener first(dir);
+  REQUIRE(first.port > 0);
+  const Run taken = run_tykhook(
+      {"listen", "--port", std::to_string(first.port), "--secret", "s", "--store", "memory:"});
+  CHECK(taken.status == 2);
+  CHECK(taken.err.find("127.0.0.1:" + std::to_string(first.port) +
+                       ": cannot listen: Address already in use") != std::string::npos);
+  const Run no_secret = run_tykhook({"listen", "--port", "0", "--store", "memory:"}, "",
+                                    {{"PORTAL_WEBHOOKS_SECRET", ""}});
+  CHECK(no_secret.status == 2);
+  CHECK(no_secret.err.find("--secret-env PORTAL_WEBHOOKS_SECRET: the variable is not set") !=
+        std::string::npos);
+  const Run bad_store = run_tykhook({"listen", "--port", "0", "--secret", "s", "--store", "nope:"});
+  CHECK(bad_store.status == 2);
+  CHECK(bad_store.err.starts_with("tykhook listen: --store: "));
+  const Run bad_header =
+      run_tykhook({"listen", "--port", "0", "--secret", "s", "--require-header", "no colon"});
+  CHECK(bad_header.status == 2);
+  CHECK(bad_header.err.find("expected \"NAME: VALUE\"") != std::string::npos);
+  CHECK(first.stop().status == 0);
+}

@@ -1,0 +1,817 @@
+#include "tykhook/receiver.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tykhook/capture.h"
+#include "tykhook/schema.h"
+#include "tykhook/signature.h"
+#include "tykhook/store.h"
+
+using namespace tykhook;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string secret = "receiver-test-secret";
+
+std::string sample(std::string_view event) {
+  std::ifstream in(fs::path(TYKHOOK_SOURCE_DIR) / "samples/bodies" / (std::string(event) + ".json"),
+                   std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  REQUIRE_FALSE(bytes.str().empty());
+  return bytes.str();
+}
+
+TimePoint now() { return std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()); }
+
+// `body` with its (last, top-level) Timestamp set to the current time, other bytes kept.
+std::string fresh(std::string body) {
+  const std::string member = "\"Timestamp\":\"";
+  const auto start = body.rfind(member) + member.size();
+  body.replace(start, body.find('"', start) - start, format_rfc3339(now()));
+  return body;
+}
+
+const std::string schema_broken =
+    fresh(R"({"Event":"ApplicationRegistered","Message":{"ID":"1","Name":"New App","UserID":1,)"
+          R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":""})");
+
+// A store that remembers keys in a set, and fails like a Redis that went away while `failing`.
+class FlakyStore : public Store {
+ public:
+  std::atomic<bool> failing{false};
+  bool claim(std::string_view key, std::chrono::milliseconds) override {
+    if (failing) throw Error("store \"test:\": connection refused");
+    const std::lock_guard lock(mutex_);
+    return keys_.emplace(key).second;
+  }
+  void release(std::string_view key) override {
+    const std::lock_guard lock(mutex_);
+    keys_.erase(std::string(key));
+  }
+  std::optional<std::size_t> size() const override {
+    const std::lock_guard lock(mutex_);
+    return keys_.size();
+  }
+  bool durable() const override { return true; }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<std::string> keys_;
+};
+
+// A fresh directory under the temporary directory, removed at destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "tykhook-receiver-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A receiver serving on an ephemeral loopback port from a thread of its own, with the records
+// of every request it logged.
+class Running {
+ public:
+  explicit Running(ReceiverOptions options = {}, Dispatcher dispatcher = {}) {
+    if (options.verifier.secrets.empty()) options.verifier.secrets.emplace_back(secret);
+    options.on_request = [this](const RequestRecord& record) {
+      const std::lock_guard lock(mutex_);
+      records_.push_back(record);
+      recorded_.notify_all();
+    };
+    receiver_ = std::make_unique<Receiver>(std::move(options), std::move(dispatcher));
+    port_ = receiver_->bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { receiver_->serve(); });
+  }
+  ~Running() {
+    receiver_->stop();
+    thread_.join();
+  }
+
+  int port() const { return port_; }
+  Receiver& receiver() { return *receiver_; }
+
+  httplib::Client client() const {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(5s);
+    client.set_connection_timeout(2s);
+    return client;
+  }
+
+  // Sends `body` signed with `key` (no signature header when `signature` is "none").
+  httplib::Result deliver(const std::string& body, const std::string& key = secret,
+                          httplib::Headers headers = {}, const std::string& method = "POST",
+                          const std::string& signature = "") const {
+    if (signature.empty()) {
+      headers.emplace("X-Signature-SHA256", sign(key, body));
+    } else if (signature != "none") {
+      headers.emplace("X-Signature-SHA256", signature);
+    }
+    httplib::Request request;
+    request.method = method;
+    request.path = "/webhooks/tyk";
+    request.headers = std::move(headers);
+    request.body = body;
+    request.set_header("Content-Type", "application/json");
+    return client().send(request);
+  }
+
+  // The records of the first `count` requests. A record (and the metrics) is made once the
+  // response is written, so it can come a moment after the client has read the response.
+  std::vector<RequestRecord> records(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    recorded_.wait_for(lock, 2s, [&] { return records_.size() >= count; });
+    return records_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable recorded_;
+  std::vector<RequestRecord> records_;
+  std::unique_ptr<Receiver> receiver_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+ReceiverOptions with_store(std::shared_ptr<Store> store = open_store("memory:")) {
+  ReceiverOptions options;
+  options.verifier.store = std::move(store);
+  options.verifier.schemas = SchemaRegistry::embedded();
+  options.verifier.tolerance = 5min;
+  return options;
+}
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  return fd;
+}
+
+// Reads what the server sends until it closes, or `timeout` passes.
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout) {
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fds = {fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// Sends `bytes` as they are on a new connection and returns all the server answered.
+std::string exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout = 5s) {
+  const int fd = connect_to(port);
+  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string text = read_until_closed(fd, timeout);
+  ::close(fd);
+  return text;
+}
+
+int status_of(const std::string& response) {
+  return response.starts_with("HTTP/1.1 ") ? std::atoi(response.c_str() + 9) : 0;
+}
+
+std::string header_of(const std::string& response, const std::string& name) {
+  const std::regex pattern("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase);
+  std::smatch match;
+  return std::regex_search(response, match, pattern) ? match[1].str() : "";
+}
+
+std::string body_of(const std::string& response) {
+  const auto end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+std::string metric_line(const std::string& metrics, const std::string& name) {
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with(name + " ")) return line;
+  }
+  return "";
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+}  // namespace
+
+TEST_CASE("every answer of DESIGN's table comes back through a real request") {
+  ReceiverOptions options = with_store();
+  options.verifier.max_body = 4096;
+  Running running(std::move(options));
+  const std::string ok_body = fresh(sample("UserRegistered"));
+  const std::string unknown = fresh(R"({"Event":"UserDeleted","Message":{"ID":3},"Timestamp":""})");
+
+  const struct {
+    std::string_view name;
+    std::string body;
+    std::string key;
+    std::string signature;
+    std::string method;
+    int status;
+    std::string_view verdict;
+    std::string_view event;
+  } cases[] = {
+      {"a fresh signed sample", ok_body, secret, "", "POST", 200, "ok", "UserRegistered"},
+      {"the same delivery again", ok_body, secret, "", "POST", 200, "duplicate", "UserRegistered"},
+      {"a PUT delivery", fresh(sample("PasswordReset")), secret, "", "PUT", 200, "ok",
+       "PasswordReset"},
+      {"a PATCH delivery", fresh(sample("CredentialRegistered")), secret, "", "PATCH", 200, "ok",
+       "CredentialRegistered"},
+      {"no signature header", fresh(sample("UserAccountActivated")), secret, "none", "POST", 401,
+       "missing_signature", ""},
+      {"a signature that is not hex", fresh(sample("UserAccountActivated")), secret, "xyz", "POST",
+       401, "malformed_signature", ""},
+      {"a signature under another secret", fresh(sample("UserAccountActivated")), "other", "",
+       "POST", 401, "signature_mismatch", ""},
+      {"a Timestamp of 2024", sample("AccessRequestCreated"), secret, "", "POST", 401, "stale",
+       "AccessRequestCreated"},
+      {"a body over max_body", std::string(4097, ' '), secret, "", "POST", 413, "too_large", ""},
+      {"an authentic body that is not JSON", "{not json", secret, "", "POST", 202, "malformed_json",
+       ""},
+      {"an authentic body without Message", R"({"Event":"UserRegistered"})", secret, "", "POST",
+       202, "invalid_envelope", ""},
+      {"an authentic unknown event", unknown, secret, "", "POST", 202, "unknown_event",
+       "UserDeleted"},
+      {"an authentic Message of the wrong shape", schema_broken, secret, "", "POST", 202,
+       "schema_violation", "ApplicationRegistered"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto result = running.deliver(c.body, c.key, {}, c.method, c.signature);
+    REQUIRE(result);
+    CHECK(result->status == c.status);
+    CHECK(result->get_header_value("X-Tykhook-Verdict") == c.verdict);
+    const auto body = nlohmann::json::parse(result->body);
+    CHECK(body["verdict"] == c.verdict);
+    CHECK(body["event"] == (c.event.empty() ? nlohmann::json() : nlohmann::json(c.event)));
+    CHECK(body.contains("errors") == (c.verdict != "ok"));
+  }
+
+  const std::string smuggled =
+      "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n0\r\n\r\n";
+  const auto response = exchange(running.port(), smuggled);
+  CHECK(status_of(response) == 400);
+  CHECK(header_of(response, "X-Tykhook-Verdict") == "malformed_request");
+  CHECK(body_of(response).find("request smuggling") != std::string::npos);
+}
+
+TEST_CASE("with reject_invalid, authentic but invalid deliveries are answered 400 and still kept") {
+  TempDir captures;
+  ReceiverOptions options = with_store();
+  options.reject_invalid = true;
+  options.capture_dir = captures.path();
+  Running running(std::move(options));
+  const struct {
+    std::string_view verdict;
+    std::string body;
+  } cases[] = {
+      {"malformed_json", "[1, 2"},
+      {"invalid_envelope", R"({"Event":"UserRegistered","Message":[],"Timestamp":"x"})"},
+      {"unknown_event", fresh(R"({"Event":"UserDeleted","Message":{},"Timestamp":""})")},
+      {"schema_violation", schema_broken},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.verdict);
+    const auto result = running.deliver(c.body);
+    REQUIRE(result);
+    CHECK(result->status == 400);
+    CHECK(result->get_header_value("X-Tykhook-Verdict") == c.verdict);
+  }
+  CHECK(files_in(captures.path()).size() == std::size(cases));
+  // An ok delivery is not affected.
+  const auto ok = running.deliver(fresh(sample("UserRegistered")));
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("HEAD on any path, GET /healthz and unknown GET paths are answered without a verdict") {
+  ReceiverOptions options = with_store();
+  options.required_header = Header{"X-Portal-Token", "t0ken"};
+  Running running(std::move(options));
+  const struct {
+    std::string_view name;
+    std::string method;
+    std::string path;
+    int status;
+  } cases[] = {
+      {"the portal's Test Connection", "HEAD", "/webhooks/tyk", 200},
+      {"HEAD on the root", "HEAD", "/", 200},
+      {"HEAD on a query", "HEAD", "/x?y=1", 200},
+      {"the health check", "GET", "/healthz", 200},
+      {"the metrics", "GET", "/metrics", 200},
+      {"another GET path", "GET", "/webhooks/tyk", 404},
+      {"a DELETE", "DELETE", "/webhooks/tyk", 405},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto response =
+        exchange(running.port(), c.method + " " + c.path + " HTTP/1.1\r\nHost: x\r\n" +
+                                     "Connection: close\r\n\r\n");
+    CHECK(status_of(response) == c.status);
+    CHECK(header_of(response, "X-Tykhook-Verdict").empty());
+    if (c.method == "HEAD") CHECK(body_of(response).empty());
+  }
+}
+
+TEST_CASE("a body announced as 100 MiB is refused with 413 before it is read") {
+  Running running(with_store());
+  const auto started = std::chrono::steady_clock::now();
+  const auto response = exchange(running.port(),
+                                 "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n"
+                                 "X-Signature-SHA256: 00\r\n\r\n{\"Ev",
+                                 10s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(status_of(response) == 413);
+  CHECK(header_of(response, "X-Tykhook-Verdict") == "too_large");
+  CHECK(header_of(response, "Connection") == "close");
+  CHECK(body_of(response).find("104857600") != std::string::npos);
+  CHECK(took < 1s);
+}
+
+TEST_CASE("a client that waits for 100 Continue learns of a refusal before sending its body") {
+  Running running(with_store());
+  const auto response = exchange(running.port(),
+                                 "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+                                 "Expect: 100-continue\r\n\r\n");
+  CHECK(status_of(response) == 413);
+  CHECK(header_of(response, "X-Tykhook-Verdict") == "too_large");
+}
+
+TEST_CASE("a chunked body is held to the same limit as any other") {
+  ReceiverOptions options = with_store();
+  options.verifier.max_body = 1000;
+  Running running(std::move(options));
+  const std::string chunk(600, 'a');
+  const auto chunked = [&](int chunks) {
+    std::string request =
+        "POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+        "X-Signature-SHA256: " +
+        sign(secret, std::string(600 * static_cast<std::size_t>(chunks), 'a')) + "\r\n\r\n";
+    for (int i = 0; i < chunks; ++i) request += "258\r\n" + chunk + "\r\n";
+    return request + "0\r\n\r\n";
+  };
+  const auto over = exchange(running.port(), chunked(2));
+  CHECK(status_of(over) == 413);
+  CHECK(header_of(over, "X-Tykhook-Verdict") == "too_large");
+  // Within the limit, the chunks are joined into the body that was signed.
+  const auto within = exchange(running.port(), chunked(1));
+  CHECK(status_of(within) == 202);
+  CHECK(header_of(within, "X-Tykhook-Verdict") == "malformed_json");
+}
+
+TEST_CASE("headers over the count or size limits are refused as a malformed_request") {
+  ReceiverOptions options = with_store();
+  options.max_headers = 10;
+  options.max_header_bytes = 2048;
+  Running running(std::move(options));
+  const auto with_headers = [](int count, std::size_t size) {
+    std::string request = "POST /hook HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < count; ++i) {
+      request += "X-H" + std::to_string(i) + ": " + std::string(size, 'v') + "\r\n";
+    }
+    return request + "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+  };
+  const struct {
+    std::string_view name;
+    std::string request;
+    int status;
+    std::string_view verdict;
+  } cases[] = {
+      {"a few small headers", with_headers(5, 10), 401, "missing_signature"},
+      {"too many headers", with_headers(20, 1), 400, "malformed_request"},
+      {"one header too large", with_headers(1, 4000), 400, "malformed_request"},
+      {"a header line with a bare LF",
+       "POST /hook HTTP/1.1\r\nHost: x\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 400,
+       "malformed_request"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto response = exchange(running.port(), c.request);
+    CHECK(status_of(response) == c.status);
+    CHECK(header_of(response, "X-Tykhook-Verdict") == c.verdict);
+  }
+}
+
+TEST_CASE("a client that sends one byte at a time is cut off by the read timeout") {
+  ReceiverOptions options = with_store();
+  options.read_timeout = 1s;
+  Running running(std::move(options));
+  const auto trickle = [&](const std::string& at_once, const std::string& slowly) {
+    const int fd = connect_to(running.port());
+    ::send(fd, at_once.data(), at_once.size(), MSG_NOSIGNAL);
+    const auto started = std::chrono::steady_clock::now();
+    std::string answer;
+    for (const char byte : slowly) {
+      ::send(fd, &byte, 1, MSG_NOSIGNAL);
+      pollfd fds = {fd, POLLIN, 0};
+      if (::poll(&fds, 1, 200) > 0) {
+        answer = read_until_closed(fd, 3s);
+        break;
+      }
+      if (std::chrono::steady_clock::now() - started > 5s) break;
+    }
+    const auto took = std::chrono::steady_clock::now() - started;
+    ::close(fd);
+    return std::make_pair(answer, took);
+  };
+
+  SUBCASE("in the headers") {
+    const auto [answer, took] =
+        trickle("POST /hook HTTP/1.1\r\n", "Host: example.test\r\nX-Slow: " + std::string(60, 'a'));
+    CHECK(status_of(answer) == 400);
+    CHECK(header_of(answer, "X-Tykhook-Verdict") == "malformed_request");
+    CHECK(body_of(answer).find("read timeout") != std::string::npos);
+    CHECK(took > 800ms);
+    CHECK(took < 2500ms);
+  }
+  SUBCASE("in the body") {
+    const std::string body = fresh(sample("UserRegistered"));
+    const auto [answer, took] =
+        trickle("POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\nX-Signature-SHA256: " + sign(secret, body) + "\r\n\r\n",
+                body);
+    CHECK(status_of(answer) == 400);
+    CHECK(header_of(answer, "X-Tykhook-Verdict") == "malformed_request");
+    CHECK(body_of(answer).find("read timeout") != std::string::npos);
+    CHECK(took > 800ms);
+    CHECK(took < 2500ms);
+  }
+  // The receiver keeps serving others.
+  const auto result = running.deliver(fresh(sample("PasswordReset")));
+  REQUIRE(result);
+  CHECK(result->status == 200);
+}
+
+TEST_CASE("a handler that throws is answered 500, its claim released, and serving goes on") {
+  std::atomic<int> calls{0};
+  Dispatcher dispatcher;
+  dispatcher.on(Event::UserRegistered, [&](const Verdict&) {
+    if (calls++ == 0) throw std::runtime_error("database is down");
+  });
+  TempDir captures;
+  ReceiverOptions options = with_store();
+  options.capture_dir = captures.path();
+  Running running(std::move(options), std::move(dispatcher));
+  const std::string body = fresh(sample("UserRegistered"));
+
+  const auto failed = running.deliver(body);
+  REQUIRE(failed);
+  CHECK(failed->status == 500);
+  CHECK(failed->get_header_value("X-Tykhook-Verdict") == "error");
+  CHECK(failed->body.find("database is down") == std::string::npos);  // details stay in the log
+  // It was captured before the handler ran.
+  CHECK(files_in(captures.path()).size() == 1);
+
+  const auto again = running.deliver(body);
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(again->get_header_value("X-Tykhook-Verdict") == "ok");
+  CHECK(calls == 2);
+
+  const auto records = running.records(2);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].status == 500);
+  CHECK(records[0].verdict == "error");
+  CHECK(records[0].error.find("database is down") != std::string::npos);
+  CHECK(metric_line(running.receiver().metrics(), "tykhook_handler_errors_total") ==
+        "tykhook_handler_errors_total 1");
+}
+
+TEST_CASE("a store that fails is answered 503, counted, and serving goes on") {
+  const auto store = std::make_shared<FlakyStore>();
+  Running running(with_store(store));
+  const std::string body = fresh(sample("OrganisationRegistered"));
+  store->failing = true;
+  const auto failed = running.deliver(body);
+  REQUIRE(failed);
+  CHECK(failed->status == 503);
+  CHECK(failed->get_header_value("X-Tykhook-Verdict") == "error");
+  CHECK(failed->body.find("connection refused") == std::string::npos);
+  REQUIRE(running.records(1).size() == 1);
+  CHECK(metric_line(running.receiver().metrics(), "tykhook_store_errors_total") ==
+        "tykhook_store_errors_total 1");
+
+  store->failing = false;
+  const auto again = running.deliver(body);
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(again->get_header_value("X-Tykhook-Verdict") == "ok");
+  const auto records = running.records(2);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].error.find("connection refused") != std::string::npos);
+}
+
+TEST_CASE("capture files sort by arrival, carry the key, have mode 0600 and re-verify the same") {
+  TempDir captures;
+  ReceiverOptions options = with_store();
+  options.capture_dir = captures.path();
+  options.required_header = Header{"X-Portal-Token", "t0ken"};
+  Running running(std::move(options));
+  const httplib::Headers token = {{"X-Portal-Token", "t0ken"}};
+
+  const std::string ok_body = fresh(sample("UserRegistered"));
+  const struct {
+    std::string body;
+    std::string key;
+    std::string_view verdict;
+    bool captured;
+  } sent[] = {
+      {ok_body, secret, "ok", true},
+      {ok_body, secret, "duplicate", false},
+      {schema_broken, secret, "schema_violation", true},
+      {schema_broken, secret, "schema_violation", false},  // kept once
+      {sample("AccessRequestApproved"), secret, "stale", true},
+      {fresh(sample("PasswordReset")), "other", "signature_mismatch", false},
+      {fresh(sample("PasswordReset")), secret, "ok", true},
+  };
+  std::vector<std::string> want_keys;
+  std::vector<std::string_view> want_verdicts;
+  for (const auto& delivery : sent) {
+    CAPTURE(delivery.verdict);
+    const auto result = running.deliver(delivery.body, delivery.key, token);
+    REQUIRE(result);
+    CHECK(result->get_header_value("X-Tykhook-Verdict") == delivery.verdict);
+    if (delivery.captured) {
+      want_keys.push_back(idempotency_key(delivery.body));
+      want_verdicts.push_back(delivery.verdict);
+    }
+  }
+
+  const auto files = files_in(captures.path());
+  REQUIRE(files.size() == want_keys.size());
+  const std::regex name_form(R"(\d{8}T\d{6}\.\d{9}Z-([0-9a-f]{64})\.json)");
+  // A stale delivery is stale again as of the time it was received.
+  const auto verifier_for = [](std::string_view verdict) {
+    VerifierOptions options{.secrets = {Secret(secret)}, .schemas = SchemaRegistry::embedded()};
+    if (verdict == "stale") options.tolerance = std::chrono::minutes(5);
+    return Verifier(std::move(options));
+  };
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string name = files[i].filename().string();
+    CAPTURE(name);
+    std::smatch match;
+    REQUIRE(std::regex_match(name, match, name_form));
+    CHECK(match[1].str() == want_keys[i]);  // sorted by name is the order of arrival
+    struct stat info {};
+    REQUIRE(::stat(files[i].c_str(), &info) == 0);
+    CHECK((info.st_mode & 0777) == 0600);
+
+    const std::string text = read_file(files[i]);
+    CHECK(text.find("t0ken") == std::string::npos);
+    CHECK(text.find(secret) == std::string::npos);
+    const auto captured = read_captures(text, name);
+    REQUIRE(captured.size() == 1);
+    REQUIRE(captured[0].request);
+    const auto document = nlohmann::json::parse(text);
+    const TimePoint received = *parse_rfc3339(document["received"].get<std::string>());
+    const Verdict verdict = verifier_for(want_verdicts[i]).verify(*captured[0].request, received);
+    CHECK(to_string(verdict.kind) == want_verdicts[i]);
+  }
+}
+
+TEST_CASE("a capture that cannot be written is answered 503 and its claim released") {
+  TempDir captures;
+  ReceiverOptions options = with_store();
+  options.capture_dir = captures.path() / "deliveries";
+  Running running(std::move(options));
+  // A directory removed under the receiver: no file can be created in it any more.
+  fs::remove_all(captures.path() / "deliveries");
+  const std::string body = fresh(sample("UserRegistered"));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    CAPTURE(attempt);
+    const auto result = running.deliver(body);
+    REQUIRE(result);
+    CHECK(result->status == 503);  // the second time too: not a duplicate
+    CHECK(result->get_header_value("X-Tykhook-Verdict") == "error");
+  }
+  const auto records = running.records(2);
+  REQUIRE(records.size() == 2);
+  CHECK(metric_line(running.receiver().metrics(), "tykhook_capture_errors_total") ==
+        "tykhook_capture_errors_total 2");
+  CHECK(records[0].error.find("cannot create") != std::string::npos);
+}
+
+TEST_CASE("the required header is refused when missing or wrong, and HEAD is exempt") {
+  ReceiverOptions options = with_store();
+  options.required_header = Header{"X-Portal-Token", " t0ken "};
+  Running running(std::move(options));
+  const struct {
+    std::string_view name;
+    httplib::Headers headers;
+    int status;
+    std::string_view verdict;
+  } cases[] = {
+      {"the right value", {{"X-Portal-Token", "t0ken"}}, 200, "ok"},
+      {"the name in another case", {{"x-portal-token", "t0ken"}}, 200, "ok"},
+      {"no header", {}, 401, "rejected"},
+      {"a wrong value", {{"X-Portal-Token", "t0ken2"}}, 401, "rejected"},
+      {"an empty value", {{"X-Portal-Token", ""}}, 401, "rejected"},
+      {"the header twice",
+       {{"X-Portal-Token", "t0ken"}, {"X-Portal-Token", "t0ken"}},
+       401,
+       "rejected"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto result = running.deliver(fresh(sample("UserRegistered")), secret, c.headers);
+    REQUIRE(result);
+    CHECK(result->status == c.status);
+    CHECK(result->get_header_value("X-Tykhook-Verdict") == c.verdict);
+    if (c.verdict == "rejected") {
+      CHECK(result->body.find("X-Portal-Token") != std::string::npos);
+      CHECK(result->body.find("t0ken") == std::string::npos);
+    }
+  }
+  const auto head = running.client().Head("/webhooks/tyk");
+  REQUIRE(head);
+  CHECK(head->status == 200);
+}
+
+TEST_CASE("stop finishes the requests in flight, then serve returns") {
+  std::atomic<int> started{0};
+  Dispatcher dispatcher;
+  dispatcher.on_any([&](const Verdict&) {
+    ++started;
+    std::this_thread::sleep_for(600ms);
+  });
+  auto running = std::make_unique<Running>(with_store(), std::move(dispatcher));
+  std::vector<std::thread> senders;
+  std::atomic<int> answered_ok{0};
+  for (const std::string event : {"UserRegistered", "PasswordReset", "ApplicationRegistered"}) {
+    senders.emplace_back([&, event] {
+      const auto result = running->deliver(fresh(sample(event)));
+      if (result && result->status == 200) ++answered_ok;
+    });
+  }
+  while (started < 3) std::this_thread::sleep_for(5ms);
+  const auto stopping = std::chrono::steady_clock::now();
+  running.reset();  // stop(), then wait for serve() to return
+  for (auto& sender : senders) sender.join();
+  CHECK(answered_ok == 3);
+  CHECK(std::chrono::steady_clock::now() - stopping < 3s);
+}
+
+TEST_CASE("metrics count deliveries by event and verdict, statuses and latency") {
+  Running running(with_store());
+  const std::string body = fresh(sample("UserRegistered"));
+  REQUIRE(running.deliver(body));
+  REQUIRE(running.deliver(body));
+  REQUIRE(running.deliver(body, "other"));
+  REQUIRE(running.client().Head("/"));
+  REQUIRE(running.records(4).size() == 4);
+  const auto result = running.client().Get("/metrics");
+  REQUIRE(result);
+  CHECK(result->status == 200);
+  CHECK(result->get_header_value("Content-Type").starts_with("text/plain; version=0.0.4"));
+  const std::string& metrics = result->body;
+  const std::string_view want[] = {
+      R"(tykhook_deliveries_total{event="UserRegistered",verdict="ok"} 1)",
+      R"(tykhook_deliveries_total{event="UserRegistered",verdict="duplicate"} 1)",
+      R"(tykhook_deliveries_total{event="none",verdict="signature_mismatch"} 1)",
+      R"(tykhook_responses_total{status="200"} 3)",
+      R"(tykhook_responses_total{status="401"} 1)",
+      R"(tykhook_delivery_duration_seconds_bucket{le="+Inf"} 3)",
+      "tykhook_delivery_duration_seconds_count 3",
+      "tykhook_store_errors_total 0",
+      "# TYPE tykhook_delivery_duration_seconds histogram",
+  };
+  for (const auto line : want) {
+    CAPTURE(line);
+    CHECK(metrics.find(std::string(line) + "\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("an unknown event's name never becomes a metric label") {
+  ReceiverOptions options = with_store();
+  options.verifier.allow_unknown_events = true;
+  Running running(std::move(options));
+  const auto result =
+      running.deliver(fresh(R"({"Event":"Evil\"} 1\n","Message":{},"Timestamp":""})"));
+  REQUIRE(result);
+  CHECK(result->status == 200);
+  REQUIRE(running.records(1).size() == 1);
+  CHECK(running.receiver().metrics().find(
+            R"(tykhook_deliveries_total{event="unknown",verdict="ok"} 1)") != std::string::npos);
+}
+
+TEST_CASE("log records name the request but hold no body, signature or secret") {
+  Running running(with_store());
+  const std::string body = fresh(sample("UserRegistered"));
+  REQUIRE(running.deliver(body));
+  const auto records = running.records(1);
+  REQUIRE(records.size() == 1);
+  const RequestRecord& record = records[0];
+  CHECK(record.method == "POST");
+  CHECK(record.path == "/webhooks/tyk");
+  CHECK(record.client.starts_with("127.0.0.1:"));
+  CHECK(record.event == "UserRegistered");
+  CHECK(record.verdict == "ok");
+  CHECK(record.status == 200);
+  CHECK(record.duration > std::chrono::microseconds(0));
+  for (const std::string& field : {record.client, record.method, record.path, record.error}) {
+    CHECK(field.find(sign(secret, body)) == std::string::npos);
+    CHECK(field.find(secret) == std::string::npos);
+    CHECK(field.find("developer@user.com") == std::string::npos);
+  }
+}
+
+TEST_CASE("one connection carries several deliveries") {
+  Running running(with_store());
+  httplib::Client client("127.0.0.1", running.port());
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  for (const std::string event : {"UserRegistered", "PasswordReset", "OrganisationRegistered"}) {
+    CAPTURE(event);
+    const std::string body = fresh(sample(event));
+    const auto result = client.Post("/hook", {{"X-Signature-SHA256", sign(secret, body)}}, body,
+                                    "application/json");
+    REQUIRE(result);
+    CHECK(result->status == 200);
+  }
+  const auto records = running.records(3);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].client == records[2].client);
+}
+
+TEST_CASE("misuse of the receiver is refused with invalid_argument") {
+  const auto options_with = [](auto change) {
+    ReceiverOptions options;
+    options.verifier.secrets.emplace_back(secret);
+    change(options);
+    return options;
+  };
+  CHECK_THROWS_WITH_AS(Receiver(options_with([](ReceiverOptions& o) { o.threads = 0; })),
+                       "tykhook::Receiver: threads is 0; give a positive value",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(Receiver(options_with([](ReceiverOptions& o) { o.read_timeout = 0ms; })),
+                       "tykhook::Receiver: read_timeout is 0; give a positive value",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(Receiver(options_with([](ReceiverOptions& o) {
+                    o.required_header = Header{"X Token", "v"};
+                  })),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(Receiver(ReceiverOptions{}), std::invalid_argument);  // no secret
+  Receiver receiver(options_with([](ReceiverOptions&) {}));
+  CHECK_THROWS_WITH_AS(receiver.serve(), "tykhook::Receiver::serve: not bound; call bind() first",
+                       std::invalid_argument);
+  const int port = receiver.bind("127.0.0.1", 0);
+  CHECK(port > 0);
+  CHECK(receiver.port() == port);
+  Receiver second(options_with([](ReceiverOptions&) {}));
+  CHECK_THROWS_AS(second.bind("127.0.0.1", port), Error);  // the port is taken
+}
