@@ -31,6 +31,7 @@ enum class EnvelopeFailure {
 
 /// The outcome of parse_envelope: an envelope, or a failure with its message.
 struct EnvelopeResult {
+  /// The envelope, or nullopt on failure.
   std::optional<Envelope> envelope;
   EnvelopeFailure failure = EnvelopeFailure::malformed_json;  ///< meaningful without envelope
   std::string error;                                          ///< empty with envelope

@@ -18,20 +18,26 @@ class Error : public std::runtime_error {
 /// in the form "<where>: <what>; <how to fix>".
 template <class T>
 struct Parsed {
-  std::optional<T> value;
-  std::string error;
+  std::optional<T> value;  ///< the result; nullopt on failure
+  std::string error;       ///< why it failed; empty with a value
 
   /// Makes a failed result carrying `message`.
   static Parsed failure(std::string message) { return Parsed{std::nullopt, std::move(message)}; }
   /// True when a value is present.
   bool ok() const { return value.has_value(); }
+  /// True when a value is present.
   explicit operator bool() const { return ok(); }
   /// The value; only valid when ok().
+  ///@{
   const T& operator*() const& { return *value; }
   T& operator*() & { return *value; }
   T&& operator*() && { return std::move(*value); }
+  ///@}
+  /// The value's members; only valid when ok().
+  ///@{
   const T* operator->() const { return &*value; }
   T* operator->() { return &*value; }
+  ///@}
 };
 
 }  // namespace tykhook

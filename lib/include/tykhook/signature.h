@@ -45,8 +45,11 @@ class SignatureVerifier {
   /// Throws std::invalid_argument when `secrets` is empty.
   explicit SignatureVerifier(const std::vector<Secret>& secrets);
   ~SignatureVerifier();
+  /// Moves the secrets' keys; the moved-from object may only be assigned to or destroyed.
+  ///@{
   SignatureVerifier(SignatureVerifier&&) noexcept;
   SignatureVerifier& operator=(SignatureVerifier&&) noexcept;
+  ///@}
 
   /// Returns the index of the first secret whose HMAC of `body` equals `digest`, or nullopt.
   /// Every secret is tried, so the time taken does not depend on which one matched.

@@ -45,7 +45,7 @@ enum class VerdictKind {
 
 /// The verifier's conclusion about one request.
 struct Verdict {
-  VerdictKind kind = VerdictKind::malformed_request;
+  VerdictKind kind = VerdictKind::malformed_request;  ///< the first check that failed, or ok
   /// The wire name of a known event (aliases normalised), the raw `Event` of an unknown one,
   /// nullopt when the envelope could not be read.
   std::optional<std::string> event_name;
@@ -76,7 +76,7 @@ struct VerifierOptions {
   bool allow_unknown_events = false;  ///< unknown events pass instead of `unknown_event`
   /// The idempotency stage; nullptr skips it.
   std::shared_ptr<Store> store;
-  std::chrono::milliseconds store_ttl = default_store_ttl;
+  std::chrono::milliseconds store_ttl = default_store_ttl;  ///< how long a claim is remembered
 };
 
 /// The verification pipeline: Request -> Verdict, in DESIGN.md's order. Thread-safe.
@@ -85,8 +85,11 @@ class Verifier {
   /// Throws std::invalid_argument when there is no secret or max_body is 0.
   explicit Verifier(VerifierOptions options);
   ~Verifier();
+  /// Moves the pipeline; the moved-from object may only be assigned to or destroyed.
+  ///@{
   Verifier(Verifier&&) noexcept;
   Verifier& operator=(Verifier&&) noexcept;
+  ///@}
 
   /// Verifies `request` as of `now`. Returns a verdict for every input; throws tykhook::Error
   /// only when the store fails (the delivery did not cause that, and must not be acknowledged).
