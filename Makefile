@@ -5,20 +5,27 @@
 #   make run     deps + build + start the local receiver
 #   make clean   remove $(BUILD)
 #   make samples re-sign samples/captures/ from samples/bodies/ with the demo secret
+#   make install build + install into $(PREFIX): library, headers, program, man page, CMake and
+#                pkg-config files (make install PREFIX=/tmp/x)
+#   make docs    the HTML reference of the public headers, into $(BUILD)/docs/html
+#   make deb     build + a Debian package of the install, into $(BUILD)
 
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
 # Build: compiler, CMake and the libraries. Test: a Redis server for the shared store's tests,
-# and the draft-07 meta-schema that the schema tests check every schema against.
+# and the draft-07 meta-schema that the schema tests check every schema against; doxygen for
+# make docs and the test that every public declaration is documented.
 BUILD_PACKAGES := g++ cmake make pkg-config libssl-dev nlohmann-json3-dev libcli11-dev \
-  libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev
-TEST_PACKAGES := redis-server python3-jsonschema
+  libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev libsimdjson-dev \
+  libbenchmark-dev
+TEST_PACKAGES := redis-server python3-jsonschema doxygen
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run clean samples
+.PHONY: deps build test run clean samples install docs deb
 
 deps:
 	@missing=$$(for p in $(BUILD_PACKAGES) $(TEST_PACKAGES); do \
@@ -31,7 +38,7 @@ deps:
 	fi
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTYKHOOK_BUILD_BENCHMARKS=ON $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -39,9 +46,13 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The local receiver on 127.0.0.1:8080 with the demo secret, the embedded SQLite store
+# (tykhook.db) and every authentic delivery kept in captures/.
 run: build
-	@echo "make run: verifying every signed sample in samples/captures with the demo secret"
-	$(BUILD)/tykhook verify --secret-file samples/demo-secret.txt samples/captures/*.http
+	@echo "make run: send it every event from another terminal with"
+	@echo "  $(BUILD)/tykhook send --all --to http://127.0.0.1:8080/ --secret-file samples/demo-secret.txt"
+	$(BUILD)/tykhook listen --secret-file samples/demo-secret.txt --store sqlite:tykhook.db \
+	  --capture-dir captures
 
 clean:
 	rm -rf $(BUILD)
@@ -52,3 +63,58 @@ samples: build
 	  $(BUILD)/tykhook sign --secret-file samples/demo-secret.txt \
 	    --request http://127.0.0.1:8080/webhooks $$body > samples/captures/$$event.http || exit 1; \
 	done; echo "make samples: wrote" samples/captures/*.http
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+docs: deps $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) > /dev/null  # finds a doxygen installed since the first configure
+	cmake --build $(BUILD) --target docs
+
+deb: build
+	cd $(BUILD) && cpack -G DEB
+
+# ---- robustness: sanitizers and fuzzing --------------------------------------------------------
+#   make test-sanitize  every test, built with AddressSanitizer and UndefinedBehaviorSanitizer
+#                       (leak checks on) into $(ASAN_BUILD)
+#   make fuzz           the fuzz targets of tests/fuzz, built with clang into $(FUZZ_BUILD), each
+#                       run for FUZZ_SECONDS with its seeds and dictionary; fails on any finding
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+SANITIZER_OPTIONS := halt_on_error=1:print_stacktrace=1
+
+.PHONY: test-sanitize fuzz
+
+test-sanitize: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTYKHOOK_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(SANITIZER_OPTIONS):detect_leaks=1 \
+	  UBSAN_OPTIONS=$(SANITIZER_OPTIONS) ctest --output-on-failure -j $(JOBS)
+
+fuzz:
+	$(MAKE) deps TEST_PACKAGES="$(TEST_PACKAGES) $(FUZZ_PACKAGES)"
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DTYKHOOK_BUILD_FUZZERS=ON -DTYKHOOK_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target tykhook_fuzzers
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+# ---- end robustness ----------------------------------------------------------------------------
+
+# ---- bench: the benchmarks, built for speed ----------------------------------------------------
+#   make bench   verify_bench and store_bench, built with -O3 (Release) into $(BENCH_BUILD), each
+#                run BENCH_REPETITIONS times (medians in the summary); also builds
+#                $(BENCH_BUILD)/tykhook for ../shared/peers/compare.sh (bench/README.md)
+BENCH_BUILD ?= build-bench
+BENCH_REPETITIONS ?= 5
+
+.PHONY: bench
+
+bench: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTYKHOOK_BUILD_BENCHMARKS=ON $(CMAKE_FLAGS)
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target verify_bench store_bench tykhook_cli
+	$(BENCH_BUILD)/bench/verify_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
+	  --benchmark_report_aggregates_only=true
+	$(BENCH_BUILD)/bench/store_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
+	  --benchmark_report_aggregates_only=true
+# ---- end bench ---------------------------------------------------------------------------------
