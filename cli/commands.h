@@ -13,6 +13,19 @@ namespace tykhook::cli {
 /// Exit statuses (DESIGN.md, "CLI contract"): 0 every capture ok, 1 any not, 2 usage or I/O.
 enum Exit { exit_ok = 0, exit_rejected = 1, exit_usage = 2 };
 
+/// The options of the body checks that `verify` and `listen` share.
+struct BodyCheckOptions {
+  bool no_schema = false;             ///< --no-schema
+  std::string schemas_dir;            ///< --schemas DIR; empty: the built-in schemas
+  bool allow_unknown_events = false;  ///< --allow-unknown-events
+};
+
+/// Adds --no-schema, --schemas DIR and --allow-unknown-events to `command`.
+void add_body_check_options(CLI::App& command, BodyCheckOptions& options);
+/// Sets the verifier's schemas and unknown-event policy from `options`; throws tykhook::Error
+/// when the --schemas directory cannot be loaded.
+void apply_body_check_options(const BodyCheckOptions& options, VerifierOptions& verifier);
+
 /// The options of `tykhook verify`.
 struct VerifyOptions {
   SecretOptions secrets;
@@ -20,9 +33,7 @@ struct VerifyOptions {
   std::string signature;
   std::string tolerance;
   std::string now;
-  bool no_schema = false;
-  std::string schemas_dir;
-  bool allow_unknown_events = false;
+  BodyCheckOptions checks;
   std::size_t max_body = default_max_body;
   std::string store;
   std::string format = "text";
@@ -88,9 +99,7 @@ struct ListenOptions {
   bool quiet = false;
   std::string log_format = "text";
   std::size_t threads = 8;
-  bool no_schema = false;
-  std::string schemas_dir;
-  bool allow_unknown_events = false;
+  BodyCheckOptions checks;
 };
 
 /// The options of `tykhook send`.

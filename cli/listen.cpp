@@ -179,14 +179,7 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
       ->type_name("N")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  command->add_flag("--no-schema", options.no_schema,
-                    "Skip the check of Message against its schema");
-  command
-      ->add_option("--schemas", options.schemas_dir,
-                   "Directory of <Event>.schema.json files to use instead of the built-in ones")
-      ->type_name("DIR");
-  command->add_flag("--allow-unknown-events", options.allow_unknown_events,
-                    "Accept events that are not in the catalogue");
+  add_body_check_options(*command, options.checks);
   return command;
 }
 
@@ -201,12 +194,7 @@ int run_listen(const ListenOptions& options) {
   verifier.secrets = std::move(loaded.secrets);
   verifier.tolerance = *parse_duration(options.tolerance);
   verifier.max_body = options.max_body;
-  verifier.allow_unknown_events = options.allow_unknown_events;
-  if (!options.no_schema) {
-    verifier.schemas = options.schemas_dir.empty()
-                           ? SchemaRegistry::embedded()
-                           : SchemaRegistry::from_directory(options.schemas_dir);
-  }
+  apply_body_check_options(options.checks, verifier);
   try {
     verifier.store = open_store(options.store);
   } catch (const Error& error) {

@@ -26,6 +26,26 @@ CLI::Validator rfc3339_check() {
       "");
 }
 
+void add_body_check_options(CLI::App& command, BodyCheckOptions& options) {
+  command.add_flag("--no-schema", options.no_schema,
+                   "Skip the check of Message against its schema");
+  command
+      .add_option("--schemas", options.schemas_dir,
+                  "Directory of <Event>.schema.json files to use instead of the built-in ones")
+      ->type_name("DIR");
+  command.add_flag("--allow-unknown-events", options.allow_unknown_events,
+                   "Accept events that are not in the catalogue");
+}
+
+void apply_body_check_options(const BodyCheckOptions& options, VerifierOptions& verifier) {
+  verifier.allow_unknown_events = options.allow_unknown_events;
+  if (!options.no_schema) {
+    verifier.schemas = options.schemas_dir.empty()
+                           ? SchemaRegistry::embedded()
+                           : SchemaRegistry::from_directory(options.schemas_dir);
+  }
+}
+
 CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
   CLI::App* command = app.add_subcommand(
       "verify", "Verify captured deliveries (raw HTTP, tykhook JSON capture, HAR, or a bare body)");
@@ -47,14 +67,7 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
                    "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z (default: the clock)")
       ->type_name("RFC3339")
       ->check(rfc3339_check());
-  command->add_flag("--no-schema", options.no_schema,
-                    "Skip the check of Message against its schema");
-  command
-      ->add_option("--schemas", options.schemas_dir,
-                   "Directory of <Event>.schema.json files to use instead of the built-in ones")
-      ->type_name("DIR");
-  command->add_flag("--allow-unknown-events", options.allow_unknown_events,
-                    "Accept events that are not in the catalogue");
+  add_body_check_options(*command, options.checks);
   command
       ->add_option("--max-body", options.max_body,
                    "Largest body accepted, in bytes (default: 1048576 = 1 MiB)")
@@ -81,14 +94,9 @@ int run_verify(const VerifyOptions& options) {
   if (loaded.secrets.empty()) return exit_usage;
 
   VerifierOptions verifier_options{.secrets = std::move(loaded.secrets),
-                                   .max_body = options.max_body,
-                                   .allow_unknown_events = options.allow_unknown_events};
+                                   .max_body = options.max_body};
   if (!options.tolerance.empty()) verifier_options.tolerance = *parse_duration(options.tolerance);
-  if (!options.no_schema) {
-    verifier_options.schemas = options.schemas_dir.empty()
-                                   ? SchemaRegistry::embedded()
-                                   : SchemaRegistry::from_directory(options.schemas_dir);
-  }
+  apply_body_check_options(options.checks, verifier_options);
   if (!options.store.empty()) verifier_options.store = open_store(options.store);
   const Verifier verifier(std::move(verifier_options));
   const TimePoint now = options.now.empty()

@@ -14,6 +14,29 @@
 #include <stdexcept>
 
 namespace tykhook::test {
+namespace {
+
+// In a forked child: sets the environment as run_tykhook says and becomes `tykhook args`.
+[[noreturn]] void exec_tykhook(const std::vector<std::string>& args,
+                               const std::map<std::string, std::string>& env) {
+  for (const auto& [name, value] : env) {
+    if (value.empty()) {
+      unsetenv(name.c_str());
+    } else {
+      setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  std::vector<char*> argv;
+  std::string exe = TYKHOOK_EXE;
+  argv.push_back(exe.data());
+  std::vector<std::string> copies = args;
+  for (auto& arg : copies) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  execv(exe.c_str(), argv.data());
+  _exit(127);
+}
+
+}  // namespace
 
 Run run_tykhook(const std::vector<std::string>& args, const std::string& input,
                 const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
@@ -30,21 +53,7 @@ Run run_tykhook(const std::vector<std::string>& args, const std::string& input,
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
       close(fd);
     }
-    for (const auto& [name, value] : env) {
-      if (value.empty()) {
-        unsetenv(name.c_str());
-      } else {
-        setenv(name.c_str(), value.c_str(), 1);
-      }
-    }
-    std::vector<char*> argv;
-    std::string exe = TYKHOOK_EXE;
-    argv.push_back(exe.data());
-    std::vector<std::string> copies = args;
-    for (auto& arg : copies) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(exe.c_str(), argv.data());
-    _exit(127);
+    exec_tykhook(args, env);
   }
   close(in_pipe[0]);
   close(out_pipe[1]);
@@ -147,21 +156,7 @@ Background::Background(const std::vector<std::string>& args,
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     for (int fd : {null_fd, out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    for (const auto& [name, value] : env) {
-      if (value.empty()) {
-        unsetenv(name.c_str());
-      } else {
-        setenv(name.c_str(), value.c_str(), 1);
-      }
-    }
-    std::vector<char*> argv;
-    std::string exe = TYKHOOK_EXE;
-    argv.push_back(exe.data());
-    std::vector<std::string> copies = args;
-    for (auto& arg : copies) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(exe.c_str(), argv.data());
-    _exit(127);
+    exec_tykhook(args, env);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
