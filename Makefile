@@ -118,3 +118,18 @@ bench: deps
 	$(BENCH_BUILD)/bench/store_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
 	  --benchmark_report_aggregates_only=true
 # ---- end bench ---------------------------------------------------------------------------------
+
+# ---- load and faults ---------------------------------------------------------------------------
+#   make load    tykhook listen (SQLite store, capture directory) under LOAD_CONNECTIONS keep-alive
+#                connections for LOAD_SECONDS of valid, duplicate, badly signed and
+#                schema-violating deliveries; prints requests per second, the answers, latency
+#                and the receiver's peak resident memory, and checks every capture
+#                (CTest runs the same for 10 s, and the kill, Redis and secret scenarios)
+LOAD_SECONDS ?= 60
+LOAD_CONNECTIONS ?= 64
+
+.PHONY: load
+
+load: build
+	tests/load/load_test.sh load $(BUILD) $(LOAD_SECONDS) $(LOAD_CONNECTIONS)
+# ---- end load and faults -----------------------------------------------------------------------
