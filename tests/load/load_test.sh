@@ -61,6 +61,8 @@ printf '%s\n' "$secret" >"$work/secret"
 start_listen() {
   local log=$work/$1.log
   shift
+  # Made here, not by the background job's redirection: the loop below may read it first.
+  : >"$log"
   "$tykhook" listen --port 0 "$@" >"${log%.log}.stdout" 2>"$log" &
   listen_pid=$!
   pids+=("$listen_pid")
@@ -187,11 +189,14 @@ redis)
       >>"$work/redis.log" 2>&1 &
     redis_pid=$!
     pids+=("$redis_pid")
-    for _ in $(seq 100); do
-      (: >"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && return
+    # Ready when it answers PONG: while it replays its append-only file after a restart it
+    # accepts connections but answers LOADING, which the receiver rightly takes for an outage.
+    for _ in $(seq 300); do
+      [[ $(REDISCLI_AUTH=$redis_password redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] \
+        && return
       sleep 0.1
     done
-    fail "redis-server did not start on port $redis_port"
+    fail "redis-server did not answer PING on port $redis_port within 30 s"
   }
   start_redis
   export TYKHOOK_REDIS_PASSWORD=$redis_password
