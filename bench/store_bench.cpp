@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
                                  subject.store.get(), &run)
         ->Threads(1)
         ->Threads(8)
+        ->Threads(16)
         ->UseRealTime();
   }
   benchmark::RunSpecifiedBenchmarks();

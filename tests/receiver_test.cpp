@@ -788,6 +788,95 @@ TEST_CASE("one connection carries several deliveries") {
   CHECK(records[0].client == records[2].client);
 }
 
+TEST_CASE("a client that waits for 100 Continue gets it, sends its body, and is answered") {
+  Running running(with_store());
+  const std::string body = fresh(sample("UserRegistered"));
+  const int fd = connect_to(running.port());
+  const std::string head =
+      "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "X-Signature-SHA256: " +
+      sign(secret, body) + "\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  // The body goes only once "100 Continue" has come: the receiver must send it unasked.
+  char interim[64] = {};
+  pollfd fds = {fd, POLLIN, 0};
+  REQUIRE(::poll(&fds, 1, 5000) == 1);
+  const ssize_t n = ::recv(fd, interim, sizeof interim - 1, 0);
+  REQUIRE(n > 0);
+  CHECK(
+      std::string_view(interim, static_cast<std::size_t>(n)).starts_with("HTTP/1.1 100 Continue"));
+  ::send(fd, body.data(), body.size(), MSG_NOSIGNAL);
+  const std::string response = read_until_closed(fd, 5s);
+  ::close(fd);
+  CHECK(status_of(response) == 200);
+  CHECK(header_of(response, "X-Tykhook-Verdict") == "ok");
+}
+
+TEST_CASE("16 connections delivering at once are each answered once their delivery is durable") {
+  // With a durable store and a capture directory, concurrent deliveries share their commits and
+  // fsyncs; each answer still comes after its own claim and capture file are written.
+  constexpr int client_count = 16;
+  constexpr int per_client = 4;
+  TempDir dir;
+  ReceiverOptions options = with_store(open_store("sqlite:" + (dir.path() / "claims.db").string()));
+  const std::shared_ptr<Store> store = options.verifier.store;
+  options.capture_dir = dir.path() / "captures";
+  Running running(std::move(options));
+
+  // Each delivery is made unique by its Timestamp, a nanosecond apart.
+  const auto base = now();
+  std::vector<std::string> bodies;
+  const std::string user = sample("UserRegistered");
+  const std::string member = "\"Timestamp\":\"";
+  for (int i = 0; i < client_count * per_client; ++i) {
+    std::string body = user;
+    const auto start = body.rfind(member) + member.size();
+    body.replace(start, body.find('"', start) - start,
+                 format_rfc3339(base - std::chrono::nanoseconds(i)));
+    bodies.push_back(std::move(body));
+  }
+  std::vector<std::string> verdicts(bodies.size());
+  std::vector<int> statuses(bodies.size());
+  std::vector<std::thread> clients;
+  for (int c = 0; c < client_count; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", running.port());
+      client.set_keep_alive(true);
+      client.set_read_timeout(10s);
+      for (int k = 0; k < per_client; ++k) {
+        const std::size_t i = static_cast<std::size_t>(c * per_client + k);
+        const auto result = client.Post("/hook", {{"X-Signature-SHA256", sign(secret, bodies[i])}},
+                                        bodies[i], "application/json");
+        if (result) {
+          statuses[i] = result->status;
+          verdicts[i] = result->get_header_value("X-Tykhook-Verdict");
+        }
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+
+  std::set<std::string> want_keys;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    CAPTURE(i);
+    CHECK(statuses[i] == 200);
+    CHECK(verdicts[i] == "ok");
+    want_keys.insert(idempotency_key(bodies[i]));
+  }
+  REQUIRE(want_keys.size() == bodies.size());
+  std::set<std::string> captured_keys;
+  for (const auto& file : files_in(dir.path() / "captures")) {
+    const std::string name = file.filename().string();
+    CHECK_FALSE(name.starts_with("."));  // no temporary file is left
+    captured_keys.insert(name.substr(name.size() - 64 - 5, 64));
+  }
+  CHECK(captured_keys == want_keys);
+  int unclaimed = 0;
+  for (const auto& key : want_keys) unclaimed += store->claim(key, 1min) ? 1 : 0;
+  CHECK(unclaimed == 0);
+}
+
 TEST_CASE("misuse of the receiver is refused with invalid_argument") {
   const auto options_with = [](auto change) {
     ReceiverOptions options;

@@ -483,6 +483,25 @@ TEST_CASE("every claim that a process reported survives a SIGKILL of the process
   CHECK(lost == 0);
 }
 
+TEST_CASE("every claim that one of 8 threads reported survives a SIGKILL, and none twice") {
+  // The threads race on every key, so their claims are committed in groups (several claims per
+  // transaction): a claim reported is committed, whatever group it was in.
+  const TempDir dir;
+  const std::string uri = "sqlite:" + dir.file("killed-threads.db");
+  const std::string out = dir.file("out");
+  const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000", "0", "0", "8"}, out);
+  for (int i = 0; i < 1000 && read_lines(out).size() < 200; ++i) std::this_thread::sleep_for(5ms);
+  kill(pid, SIGKILL);
+  CHECK(wait_exit(pid) == -1);
+  const auto reported = read_lines(out);
+  REQUIRE(reported.size() >= 200);
+  CHECK(std::set<std::string>(reported.begin(), reported.end()).size() == reported.size());
+  const auto store = open_store(uri);
+  int lost = 0;
+  for (const auto& key : reported) lost += store->claim(key, long_ttl) ? 1 : 0;
+  CHECK(lost == 0);
+}
+
 #else
 
 TEST_CASE("the sqlite multi-process tests need the store_claimer helper") {
@@ -512,6 +531,76 @@ TEST_CASE("a sqlite claim that waits longer than the busy timeout for a lock is 
   sqlite3_close(other);
   CHECK(store->claim("during", long_ttl));
   CHECK_FALSE(store->claim("before", long_ttl));
+}
+
+TEST_CASE("concurrent sqlite claims that meet a lock all fail, record nothing, and work after") {
+  // Claims made at once share one transaction; when it cannot be had, each of its claims is an
+  // error (answered 503 by the receiver), and none of them may have been recorded.
+  constexpr int thread_count = 8;
+  const TempDir dir;
+  const std::string path = dir.file("locked-group.db");
+  const auto store = open_store("sqlite:" + path, StoreOptions{.sqlite_busy_timeout = 200ms});
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  std::atomic<int> errors{0};
+  std::atomic<int> wins{0};
+  {
+    std::latch start(thread_count);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < thread_count; ++t) {
+      threads.emplace_back([&, t] {
+        start.arrive_and_wait();
+        try {
+          wins += store->claim("locked-" + std::to_string(t), long_ttl) ? 1 : 0;
+        } catch (const tykhook::Error& e) {
+          if (std::string_view(e.what()).find("cannot record a claim") != std::string::npos) {
+            ++errors;
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  CHECK(errors == thread_count);
+  CHECK(wins == 0);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  for (int t = 0; t < thread_count; ++t) {
+    CAPTURE(t);
+    CHECK(store->claim("locked-" + std::to_string(t), long_ttl));
+  }
+}
+
+TEST_CASE("two claims of one key made at once by many threads of a sqlite store: one wins") {
+  // Many threads on few keys: a transaction often holds several claims of one key, and only
+  // the first of them may win.
+  constexpr int thread_count = 16;
+  constexpr int key_count = 50;
+  const TempDir dir;
+  const auto store = open_store("sqlite:" + dir.file("same-keys.db"));
+  std::vector<std::atomic<int>> wins(key_count);
+  std::atomic<int> errors{0};
+  std::latch start(thread_count);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < thread_count; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int k = 0; k < key_count; ++k) {
+        try {
+          if (store->claim("same-" + std::to_string(k), long_ttl)) ++wins[k];
+        } catch (const std::exception&) {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(errors == 0);
+  int not_one = 0;
+  for (const auto& count : wins) not_one += count != 1 ? 1 : 0;
+  CHECK(not_one == 0);
+  CHECK(store->size() == std::size_t{key_count});
 }
 
 TEST_CASE("a sqlite file that cannot be used is a clear tykhook::Error") {

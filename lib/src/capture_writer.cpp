@@ -87,7 +87,20 @@ std::filesystem::path CaptureWriter::write(const Request& request, TimePoint rec
   if (::renameat(dir_fd_, temporary.c_str(), dir_fd_, name.c_str()) != 0) {
     throw fail("rename", errno);
   }
-  if (::fsync(dir_fd_) != 0) throw fail("sync the directory of", errno);
+  // Group commit: one directory fsync makes every rename done before it durable, so
+  // concurrent writes share one rather than queue for one each.
+  DirectorySync sync;
+  directory_syncs_.submit(sync, [this](std::vector<DirectorySync*>& batch) {
+    const int error = ::fsync(dir_fd_) == 0 ? 0 : errno;
+    for (DirectorySync* each : batch) each->error = error;
+  });
+  if (sync.error != 0) {
+    // The file may outlive a crash or not: as it was never acknowledged, it goes.
+    ::unlinkat(dir_fd_, name.c_str(), 0);
+    throw Error((dir_ / name).string() +
+                ": cannot sync the directory of: " + errno_text(sync.error) +
+                "; free space in the capture directory, or choose another");
+  }
   return dir_ / name;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "group_commit.h"
 #include "tykhook/request.h"
 #include "tykhook/timestamp.h"
 
@@ -19,7 +20,8 @@ namespace tykhook::detail {
 
 /// Writes tykhook JSON captures (write_json_capture) into one directory. Each file has mode
 /// 0600 (it holds users' personal data) and is written to a hidden temporary name, fsynced,
-/// renamed, and the directory fsynced, before write() returns. Safe from many threads at once.
+/// renamed, and the directory fsynced, before write() returns. Safe from many threads at once;
+/// concurrent writes share their directory fsyncs.
 class CaptureWriter {
  public:
   /// Opens `dir`, creating it with mode 0700 when missing; throws tykhook::Error naming it.
@@ -34,8 +36,13 @@ class CaptureWriter {
   std::filesystem::path write(const Request& request, TimePoint received, std::string_view key);
 
  private:
+  struct DirectorySync {
+    int error = 0;
+  };
+
   std::filesystem::path dir_;
   int dir_fd_ = -1;
+  GroupCommit<DirectorySync> directory_syncs_;
 };
 
 }  // namespace tykhook::detail

@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
+#include "group_commit.h"
 #include "store_impl.h"
 #include "tykhook/error.h"
 
@@ -119,27 +121,22 @@ class SqliteStore final : public Store {
 
   bool claim(std::string_view key, std::chrono::milliseconds ttl) override {
     check_ttl(ttl);
-    const std::lock_guard lock(mutex_);
-    const auto now = unix_ms_now();
-    // Sweep before the claim: once a claim is recorded, nothing may throw and hide it.
-    if (std::chrono::steady_clock::now() >= next_sweep_) sweep(now);
-    const auto max = std::numeric_limits<std::int64_t>::max();
-    const auto expires_at = ttl.count() > max - now ? max : now + ttl.count();
-    bind_key(claim_.get(), key);
-    sqlite3_bind_int64(claim_.get(), 2, expires_at);
-    sqlite3_bind_int64(claim_.get(), 3, now);
-    run(claim_.get(), "cannot record a claim");
-    return sqlite3_changes(db_.get()) == 1;
+    // Group commit: with synchronous=FULL every commit waits for an fsync, so the claims of
+    // concurrent deliveries share one transaction rather than queue for one fsync each. A
+    // claim returns only once the transaction that holds it has committed.
+    PendingClaim pending{key, ttl};
+    group_.submit(pending, [this](std::vector<PendingClaim*>& batch) { commit(batch); });
+    return pending.won;
   }
 
   void release(std::string_view key) override {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(db_mutex_);
     bind_key(release_.get(), key);
     run(release_.get(), "cannot release a claim");
   }
 
   std::optional<std::size_t> size() const override {
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(db_mutex_);
     sqlite3_bind_int64(size_.get(), 1, unix_ms_now());
     const auto count = run(size_.get(), "cannot count the claims");
     return static_cast<std::size_t>(count.value_or(0));
@@ -148,6 +145,43 @@ class SqliteStore final : public Store {
   bool durable() const override { return true; }
 
  private:
+  struct PendingClaim {
+    std::string_view key;
+    std::chrono::milliseconds ttl;
+    bool won = false;
+  };
+
+  // Records a batch of claims in one transaction, in their order (so of two claims of one key
+  // in a batch, the first wins), and commits it. Throws tykhook::Error, with nothing recorded,
+  // when any step fails: the batch's callers all answer 503 then, and nothing is lost.
+  void commit(std::vector<PendingClaim*>& batch) {
+    const std::lock_guard lock(db_mutex_);
+    // BEGIN IMMEDIATE takes the write lock at once, waiting for other processes as long as
+    // the busy timeout allows.
+    exec("BEGIN IMMEDIATE", "cannot record a claim");
+    try {
+      const auto now = unix_ms_now();
+      if (std::chrono::steady_clock::now() >= next_sweep_) sweep(now);
+      const auto max = std::numeric_limits<std::int64_t>::max();
+      for (PendingClaim* pending : batch) {
+        const auto ttl = pending->ttl.count();
+        bind_key(claim_.get(), pending->key);
+        sqlite3_bind_int64(claim_.get(), 2, ttl > max - now ? max : now + ttl);
+        sqlite3_bind_int64(claim_.get(), 3, now);
+        run(claim_.get(), "cannot record a claim");
+        pending->won = sqlite3_changes(db_.get()) == 1;
+      }
+      exec("COMMIT", "cannot record a claim");
+    } catch (...) {
+      // A failed COMMIT may have rolled back already; then there is nothing left to undo.
+      if (sqlite3_get_autocommit(db_.get()) == 0) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+      for (PendingClaim* pending : batch) pending->won = false;
+      throw;
+    }
+  }
+
   [[noreturn]] void fail(int rc, std::string_view what) const {
     // A failure found here rather than returned by SQLite has no message in the connection.
     const bool has_message = db_ && sqlite3_errcode(db_.get()) != SQLITE_OK;
@@ -219,8 +253,9 @@ class SqliteStore final : public Store {
     return text;
   }
 
-  // A sweep that meets a lock is skipped: the next claim tries again, and expired keys only
-  // cost space meanwhile (the claim statement takes them over anyway).
+  // Runs inside a claim's transaction, before its claims. A sweep that meets a lock is
+  // skipped: the next claim tries again, and expired keys only cost space meanwhile (the claim
+  // statement takes them over anyway).
   void sweep(std::int64_t now) {
     sqlite3_bind_int64(sweep_.get(), 1, now);
     sqlite3_bind_int(sweep_.get(), 2, sweep_batch);
@@ -236,7 +271,8 @@ class SqliteStore final : public Store {
   const std::string uri_;
   const std::chrono::milliseconds busy_timeout_;
   // One connection, used by one thread at a time: SQLite serialises writers anyway.
-  mutable std::mutex mutex_;
+  mutable std::mutex db_mutex_;
+  GroupCommit<PendingClaim> group_;
   std::unique_ptr<sqlite3, DbClose> db_;
   Statement claim_;
   Statement release_;
