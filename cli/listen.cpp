@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "commands.h"
@@ -77,49 +81,132 @@ std::string time_text(TimePoint time) {
 }
 
 /// One log line per request on standard error (DESIGN.md, "CLI contract"); lines of different
-/// threads never interleave.
+/// threads never interleave. Lines are gathered and written together, one write() for all the
+/// lines of up to `batch_delay`: under load one write() per request was about 4 % of the
+/// receiver's CPU (bench/README.md). Everything gathered is written on destruction and flush().
 class RequestLog {
  public:
-  RequestLog(bool json, bool quiet) : json_(json), quiet_(quiet) {}
+  RequestLog(bool json, bool quiet) : json_(json), quiet_(quiet), flusher_([this] { run(); }) {}
+  RequestLog(const RequestLog&) = delete;
+  RequestLog& operator=(const RequestLog&) = delete;
+
+  ~RequestLog() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    flusher_.join();
+    flush();
+  }
 
   void write(const RequestRecord& record) {
     // --quiet keeps the lines that need someone's attention: the receiver's own failures.
     if (quiet_ && record.error.empty() && record.status < 500) return;
-    const std::string line = json_ ? json_line(record) : text_line(record);
-    const std::lock_guard lock(mutex_);
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    // Formatted outside the lock, into a buffer that each thread reuses.
+    thread_local std::string line;
+    line.clear();
+    if (json_) {
+      json_line(record, line);
+    } else {
+      text_line(record, line);
+    }
+    bool full = false;
+    bool first = false;
+    {
+      const std::lock_guard lock(mutex_);
+      first = pending_.empty();
+      pending_ += line;
+      full = pending_.size() >= max_pending;
+    }
+    // A log reader that does not keep up slows the requests down, as one write() each did,
+    // rather than letting the buffer grow without bound.
+    if (full) {
+      flush();
+    } else if (first) {
+      wake_.notify_one();
+    }
+  }
+
+  /// Writes every line gathered so far, in order.
+  void flush() {
+    const std::lock_guard writing(write_mutex_);
+    std::string lines;
+    {
+      const std::lock_guard lock(mutex_);
+      lines.swap(pending_);
+    }
+    if (lines.empty()) return;
+    std::fwrite(lines.data(), 1, lines.size(), stderr);
     std::fflush(stderr);
   }
 
  private:
-  static std::string text_line(const RequestRecord& record) {
-    std::string line =
-        time_text(record.time) + " " + record.client + " " + loggable(record.method, 16) + " " +
-        loggable(record.path, 200) + " " + (record.event ? loggable(*record.event, 64) : "-") +
-        " " + (record.verdict.empty() ? "-" : record.verdict) + " " +
-        std::to_string(record.status) + " " + milliseconds_text(record.duration) + "ms";
-    if (!record.error.empty()) line += " error: " + loggable(record.error, 1000, true);
-    return line + "\n";
+  // Long enough to gather the lines of many requests under load, short enough that a person
+  // watching the terminal sees each line at once.
+  static constexpr auto batch_delay = std::chrono::milliseconds(20);
+  static constexpr std::size_t max_pending = 256 * 1024;
+
+  // The flusher: sleeps until a line is gathered, waits `batch_delay` for more, writes them.
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      wake_.wait_for(lock, batch_delay, [this] { return stopping_; });
+      lock.unlock();
+      flush();
+      lock.lock();
+    }
   }
 
-  static std::string json_line(const RequestRecord& record) {
-    nlohmann::ordered_json line;
-    line["time"] = time_text(record.time);
-    line["client"] = record.client;
-    line["method"] = record.method;
-    line["path"] = record.path;
-    line["event"] = record.event ? nlohmann::ordered_json(*record.event) : nullptr;
-    line["verdict"] =
+  static void text_line(const RequestRecord& record, std::string& line) {
+    line += time_text(record.time);
+    line += ' ';
+    line += record.client;
+    line += ' ';
+    line += loggable(record.method, 16);
+    line += ' ';
+    line += loggable(record.path, 200);
+    line += ' ';
+    line += record.event ? loggable(*record.event, 64) : "-";
+    line += ' ';
+    line += record.verdict.empty() ? std::string_view("-") : std::string_view(record.verdict);
+    line += ' ';
+    line += std::to_string(record.status);
+    line += ' ';
+    line += milliseconds_text(record.duration);
+    line += "ms";
+    if (!record.error.empty()) {
+      line += " error: ";
+      line += loggable(record.error, 1000, true);
+    }
+    line += '\n';
+  }
+
+  static void json_line(const RequestRecord& record, std::string& line) {
+    nlohmann::ordered_json object;
+    object["time"] = time_text(record.time);
+    object["client"] = record.client;
+    object["method"] = record.method;
+    object["path"] = record.path;
+    object["event"] = record.event ? nlohmann::ordered_json(*record.event) : nullptr;
+    object["verdict"] =
         record.verdict.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(record.verdict);
-    line["status"] = record.status;
-    line["ms"] = static_cast<double>(record.duration.count()) / 1000.0;
-    if (!record.error.empty()) line["error"] = record.error;
-    return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    object["status"] = record.status;
+    object["ms"] = static_cast<double>(record.duration.count()) / 1000.0;
+    if (!record.error.empty()) object["error"] = record.error;
+    line += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    line += '\n';
   }
 
   bool json_;
   bool quiet_;
-  std::mutex mutex_;
+  std::mutex mutex_;        // guards pending_ and stopping_
+  std::mutex write_mutex_;  // keeps the batches in order
+  std::condition_variable wake_;
+  std::string pending_;
+  bool stopping_ = false;
+  std::thread flusher_;  // last: it starts once the members above are ready
 };
 
 }  // namespace
@@ -207,8 +294,6 @@ int run_listen(const ListenOptions& options) {
     receiver_options.required_header = parse_header_option(options.require_header);
   }
   receiver_options.threads = options.threads;
-  RequestLog log(options.log_format == "json", options.quiet);
-  receiver_options.on_request = [&log](const RequestRecord& record) { log.write(record); };
 
   // SIGINT and SIGTERM are taken by one thread with sigwait, so that stopping runs outside a
   // signal handler; every thread started from here on inherits the blocked mask.
@@ -223,6 +308,10 @@ int run_listen(const ListenOptions& options) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // After the mask: the log's own thread must not take SIGTERM either.
+  RequestLog log(options.log_format == "json", options.quiet);
+  receiver_options.on_request = [&log](const RequestRecord& record) { log.write(record); };
 
   Receiver receiver(std::move(receiver_options));
   const int port = receiver.bind(options.host, options.port);
@@ -240,7 +329,9 @@ int run_listen(const ListenOptions& options) {
         receiver.stop();
         continue;
       }
-      // A second signal: the requests in flight are abandoned (a stuck handler).
+      // A second signal: the requests in flight are abandoned (a stuck handler); the lines of
+      // those that finished are written first.
+      log.flush();
       std::cerr << "tykhook listen: second signal; exiting without finishing the requests in "
                    "flight"
                 << std::endl;

@@ -2,8 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tykhook/schema.h"
 #include "tykhook/store.h"
@@ -44,7 +52,78 @@ Verifier make_verifier(VerifierOptions options = {}) {
   return Verifier(std::move(options));
 }
 
+// A valid body of every event (samples/bodies/, and RegisterInvite's empty Message) and, for
+// each, one whose Message breaks its schema: numbers as strings and CreatedAt no date-time.
+std::vector<std::string> bodies_of_every_event() {
+  const std::filesystem::path dir = std::filesystem::path(TYKHOOK_SOURCE_DIR) / "samples/bodies";
+  std::vector<std::string> bodies;
+  for (const Event event : all_events()) {
+    std::string text =
+        R"({"Event":"RegisterInvite","Message":{},"Timestamp":"2024-04-18T13:29:23Z"})";
+    if (event != Event::RegisterInvite) {
+      std::ifstream in(dir / (std::string(to_string(event)) + ".json"), std::ios::binary);
+      std::ostringstream read;
+      read << in.rdbuf();
+      text = read.str();
+    }
+    REQUIRE(!text.empty());
+    bodies.push_back(text);
+    nlohmann::ordered_json broken = nlohmann::ordered_json::parse(text);
+    for (auto& [key, value] : broken["Message"].items()) {
+      if (value.is_number()) value = "x";
+      if (key == "CreatedAt") value = "yesterday";
+    }
+    broken["Message"]["Extra"] = nullptr;
+    bodies.push_back(broken.dump());
+  }
+  return bodies;
+}
+
 }  // namespace
+
+// First in this file, so that it is this process's first use of the embedded schemas: each is
+// compiled lazily, by whichever thread needs it first (doctest runs a file's cases in order).
+TEST_CASE("concurrent first uses of the embedded schemas give the verdicts of eager ones") {
+  const std::vector<std::string> bodies = bodies_of_every_event();
+  // The reference: a registry that compiled every schema up front, from the same files.
+  const auto eager = make_verifier({.schemas = SchemaRegistry::from_directory(
+                                        std::filesystem::path(TYKHOOK_SOURCE_DIR) / "schemas")});
+  std::vector<Verdict> want;
+  for (const std::string& bytes : bodies) want.push_back(eager.verify(signed_request(bytes), sent));
+
+  const auto lazy = make_verifier({.schemas = SchemaRegistry::embedded()});
+  constexpr std::size_t threads = 8;
+  constexpr std::size_t rounds = 3;
+  std::vector<std::vector<Verdict>> got(threads, std::vector<Verdict>(bodies.size()));
+  std::latch start(threads);
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      // Each thread starts at another event, so that first uses of several schemas overlap.
+      for (std::size_t round = 0; round < rounds; ++round) {
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
+          const std::size_t at = (i + t * 3) % bodies.size();
+          got[t][at] = lazy.verify(signed_request(bodies[at]), sent);
+        }
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    CAPTURE(bodies[i]);
+    ok += want[i].ok() ? 1 : 0;
+    for (std::size_t t = 0; t < threads; ++t) {
+      CHECK(to_string(got[t][i].kind) == to_string(want[i].kind));
+      CHECK(got[t][i].event_name == want[i].event_name);
+      CHECK(got[t][i].errors == want[i].errors);
+    }
+  }
+  // The valid half passes, the broken half fails but RegisterInvite's (any object passes).
+  CHECK(ok == all_events().size() + 1);
+}
 
 TEST_CASE("a correctly signed sample passes every check") {
   const auto verdict =

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -415,33 +416,50 @@ simdjson::dom::parser* thread_parser() {
 }  // namespace
 
 struct FastChecker::Impl {
-  bool schema_stage = false;
-  bool allow_unknown_events = false;
-  std::vector<std::optional<Plan>> plans;  // indexed by the Event's value
+  // One event's plan, compiled from its schema document by the first body of the event: a
+  // process that meets one event compiles one plan (bench/README.md, CLI).
+  struct LazyPlan {
+    std::once_flag once;
+    std::optional<Plan> plan;
+  };
 
+  const SchemaRegistry* schemas = nullptr;
+  bool allow_unknown_events = false;
+  // Indexed by the Event's value. Filled in by const checks, under each plan's once_flag:
+  // concurrent first bodies of an event wait for one compilation, later ones only test the flag.
+  mutable std::vector<LazyPlan> plans;
+
+  Impl(const SchemaRegistry* registry, bool allow_unknown)
+      : schemas(registry), allow_unknown_events(allow_unknown), plans(all_events().size()) {}
+
+  // The plan of `event`, or nullptr when it has none. Throws what compiling it throws (no
+  // memory, a broken embedded schema); the next call then tries again.
+  const Plan* plan_of(Event event) const;
   std::optional<Verdict> check(std::string_view body) const;
 };
 
 FastChecker::FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->schema_stage = schemas != nullptr;
-  impl_->allow_unknown_events = allow_unknown_events;
-  if (schemas == nullptr) return;
-  for (const Event event : all_events()) {
-    const auto index = static_cast<std::size_t>(event);
-    if (impl_->plans.size() <= index) impl_->plans.resize(index + 1);
-    impl_->plans[index] = compile_plan(schemas->schema(event));
-  }
-}
+    : impl_(std::make_unique<Impl>(schemas, allow_unknown_events)) {}
 
 FastChecker::~FastChecker() = default;
 FastChecker::FastChecker(FastChecker&&) noexcept = default;
 FastChecker& FastChecker::operator=(FastChecker&&) noexcept = default;
 
-bool FastChecker::planned(Event event) const {
-  if (!impl_->schema_stage) return true;
+const Plan* FastChecker::Impl::plan_of(Event event) const {
   const auto index = static_cast<std::size_t>(event);
-  return index < impl_->plans.size() && impl_->plans[index].has_value();
+  if (index >= plans.size()) return nullptr;
+  LazyPlan& lazy = plans[index];
+  std::call_once(lazy.once, [&] { lazy.plan = compile_plan(schemas->schema(event)); });
+  return lazy.plan ? &*lazy.plan : nullptr;
+}
+
+bool FastChecker::planned(Event event) const {
+  if (impl_->schemas == nullptr) return true;
+  try {
+    return impl_->plan_of(event) != nullptr;
+  } catch (...) {
+    return false;
+  }
 }
 
 std::optional<Verdict> FastChecker::check(std::string_view body) const {
@@ -495,10 +513,9 @@ std::optional<Verdict> FastChecker::Impl::check(std::string_view body) const {
   const std::optional<Event> event = parse_event(event_name);
   if (!event && !allow_unknown_events) return std::nullopt;
   const Plan* plan = nullptr;
-  if (schema_stage && event) {
-    const auto index = static_cast<std::size_t>(*event);
-    if (index >= plans.size() || !plans[index]) return std::nullopt;
-    plan = &*plans[index];
+  if (schemas != nullptr && event) {
+    plan = plan_of(*event);
+    if (plan == nullptr) return std::nullopt;
   }
 
   MessageBuilder builder(plan);

@@ -19,9 +19,9 @@ namespace detail {
 /// verdict. Thread-safe (each thread has its own parser).
 class FastChecker {
  public:
-  /// Compiles a plan from the schema document of every event in `schemas` (nullptr: no schema
-  /// stage). An event whose schema uses a keyword the plan does not know gets no plan, and its
-  /// bodies always decline.
+  /// Plans from the schema documents in `schemas` (nullptr: no schema stage), which must outlive
+  /// the checker. An event's plan is compiled by its first body. An event whose schema uses a
+  /// keyword the plan does not know gets no plan, and its bodies always decline.
   FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events);
   ~FastChecker();
   /// Moves the plans; the moved-from object may only be assigned to or destroyed.
@@ -35,7 +35,7 @@ class FastChecker {
   [[nodiscard]] std::optional<Verdict> check(std::string_view body) const;
 
   /// True when bodies of `event` can pass the fast path: no schema stage, or a plan was
-  /// compiled from its schema.
+  /// compiled from its schema (compiling it now if no body has). Never throws.
   [[nodiscard]] bool planned(Event event) const;
 
  private:

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -48,12 +49,15 @@ struct PathStep {
 };
 using Path = std::vector<PathStep>;
 
-// One event's schema: the document as written, valijson's compiled form of it without the
-// date-time formats, and where in a Message those date-times are.
+// One event's schema: the document as written, where in a Message its date-times are, and
+// valijson's compiled form of it without the date-time formats. valijson's form is built by the
+// first validation that needs it: most deliveries pass the verifier's fast path, which plans
+// from the document alone (fast_check.cpp), and never get here.
 struct CompiledSchema {
   json document;
-  valijson::Schema checker;
   std::vector<Path> date_times;
+  std::once_flag checker_once;
+  std::unique_ptr<const valijson::Schema> checker;
 };
 
 bool starts_with(std::string_view text, std::string_view prefix) {
@@ -566,9 +570,12 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-// Compiles the schema document `text`; throws tykhook::Error starting with `where` when it
-// is not JSON or not a draft-07 schema that valijson can compile without fetching anything.
-std::unique_ptr<CompiledSchema> compile(const std::string& where, std::string_view text) {
+// Reads and checks the schema document `text`; throws tykhook::Error starting with `where`
+// when it is not JSON, not a schema, or has a "$ref" that valijson would crash on. The "$ref"
+// checks are skipped for an embedded schema (`embedded`): its file in schemas/ passes them in
+// tests/schema_test.cpp ("from_directory loads schemas/"), and they cost as much as its parse.
+std::unique_ptr<CompiledSchema> load(const std::string& where, std::string_view text,
+                                     bool embedded) {
   auto compiled = std::make_unique<CompiledSchema>();
   try {
     compiled->document = json::parse(text);
@@ -579,23 +586,35 @@ std::unique_ptr<CompiledSchema> compile(const std::string& where, std::string_vi
     throw Error(where + ": expected a JSON Schema (an object or a boolean), got " +
                 std::string(detail::json_type_name(compiled->document)));
   }
-  check_references(compiled->document, compiled->document, "", where);
-  std::vector<const json*> done;
-  check_loops_everywhere(compiled->document, compiled->document, done, where);
-  json stripped = compiled->document;
-  strip_date_time_formats(stripped);
-  try {
-    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    const valijson::adapters::NlohmannJsonAdapter adapter(stripped);
-    parser.populateSchema(adapter, compiled->checker);
-  } catch (const std::exception& e) {
-    throw Error(where + ": not a valid draft-07 schema: " + lower_first(without_tag(e.what())));
+  if (!embedded) {
+    check_references(compiled->document, compiled->document, "", where);
+    std::vector<const json*> done;
+    check_loops_everywhere(compiled->document, compiled->document, done, where);
   }
   Path at;
   std::vector<const json*> visiting;
   collect_date_time_paths(compiled->document, compiled->document, at, visiting,
                           compiled->date_times);
   return compiled;
+}
+
+// valijson's form of a document that load() accepted, built once; throws tykhook::Error
+// starting with `where` when valijson cannot compile it (then the next call tries again).
+const valijson::Schema& checker_of(CompiledSchema& compiled, const std::string& where) {
+  std::call_once(compiled.checker_once, [&] {
+    json stripped = compiled.document;
+    strip_date_time_formats(stripped);
+    auto checker = std::make_unique<valijson::Schema>();
+    try {
+      valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+      const valijson::adapters::NlohmannJsonAdapter adapter(stripped);
+      parser.populateSchema(adapter, *checker);
+    } catch (const std::exception& e) {
+      throw Error(where + ": not a valid draft-07 schema: " + lower_first(without_tag(e.what())));
+    }
+    compiled.checker = std::move(checker);
+  });
+  return *compiled.checker;
 }
 
 std::string schema_file_name(Event event) { return std::string(to_string(event)) + ".schema.json"; }
@@ -622,16 +641,17 @@ std::string read_schema_file(const std::filesystem::path& file) {
 }
 
 // Checks `message` with valijson, then its date-times with parse_rfc3339.
-std::vector<std::string> check(const CompiledSchema& compiled, const json& message) {
+std::vector<std::string> check(const CompiledSchema& compiled, const valijson::Schema& checker,
+                               const json& message) {
   std::vector<std::string> errors;
   // One per thread: a Validator caches the regexes of "pattern" and is not safe to share.
   thread_local valijson::Validator validator;
   const valijson::adapters::NlohmannJsonAdapter target(message);
   // Most deliveries are valid: a pass that stops at the first violation decides, and only a
   // failed one pays for a second pass that collects every violation.
-  if (!validator.validate(compiled.checker, target, nullptr)) {
+  if (!validator.validate(checker, target, nullptr)) {
     valijson::ValidationResults results;
-    validator.validate(compiled.checker, target, &results);
+    validator.validate(checker, target, &results);
     errors = describe_all(compiled.document, message, results);
     // A "false" schema fails without a word; an error valijson made up is no error at all.
     if (errors.empty() && results.numErrors() == 0) {
@@ -646,8 +666,31 @@ std::vector<std::string> check(const CompiledSchema& compiled, const json& messa
 }  // namespace
 
 struct SchemaRegistry::Impl {
+  // One event's schema, read and checked the first time it is needed (embedded()), or at once
+  // (from_directory()).
+  struct Entry {
+    std::string where;      // names the schema in errors: "embedded X.schema.json", a path
+    std::string_view text;  // the text to load; empty once loaded
+    bool embedded = false;
+    std::once_flag once;
+    std::unique_ptr<CompiledSchema> compiled;
+  };
   // Indexed by the Event's value; all_events() lists them in enum order.
-  std::vector<std::unique_ptr<CompiledSchema>> schemas;
+  std::vector<Entry> entries;
+
+  explicit Impl(std::size_t count) : entries(count) {}
+
+  // The schema of the event at `index` (< entries.size()), loaded once: concurrent first
+  // callers wait for one load, later ones only test the flag. Throws what load() throws; the
+  // next call then tries again.
+  CompiledSchema& compiled(std::size_t index) {
+    Entry& entry = entries[index];
+    std::call_once(entry.once, [&entry] {
+      entry.compiled = load(entry.where, entry.text, entry.embedded);
+      entry.text = {};
+    });
+    return *entry.compiled;
+  }
 };
 
 SchemaRegistry::SchemaRegistry(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -663,12 +706,18 @@ std::string_view SchemaRegistry::embedded_text(Event event) {
 }
 
 std::shared_ptr<const SchemaRegistry> SchemaRegistry::embedded() {
-  // Compiling the schemas costs far more than a validation: once per process. A failure is a
-  // broken build; the exception propagates and the next call tries again.
+  // Compiling a schema costs far more than a validation, and a process meets few events (a
+  // `tykhook verify` of one capture, one): each is compiled the first time it is needed. The
+  // embedded schemas cannot fail to compile in a working build (tests/schema_test.cpp compiles
+  // every one), so nothing that start-up would report is deferred. A missing file is a broken
+  // build; the exception propagates and the next call tries again.
   static const std::shared_ptr<const SchemaRegistry> registry = [] {
-    auto impl = std::make_unique<Impl>();
+    auto impl = std::make_unique<Impl>(all_events().size());
     for (const Event event : all_events()) {
-      impl->schemas.push_back(compile("embedded " + schema_file_name(event), embedded_text(event)));
+      Impl::Entry& entry = impl->entries.at(static_cast<std::size_t>(event));
+      entry.where = "embedded " + schema_file_name(event);
+      entry.text = embedded_text(event);
+      entry.embedded = true;
     }
     return std::shared_ptr<const SchemaRegistry>(new SchemaRegistry(std::move(impl)));
   }();
@@ -677,10 +726,17 @@ std::shared_ptr<const SchemaRegistry> SchemaRegistry::embedded() {
 
 std::shared_ptr<const SchemaRegistry> SchemaRegistry::from_directory(
     const std::filesystem::path& dir) {
-  auto impl = std::make_unique<Impl>();
+  // A user's schemas are compiled completely here, valijson's form included, so that every
+  // error in them is reported at start-up rather than on the first delivery.
+  auto impl = std::make_unique<Impl>(all_events().size());
   for (const Event event : all_events()) {
+    const auto index = static_cast<std::size_t>(event);
     const std::filesystem::path file = dir / schema_file_name(event);
-    impl->schemas.push_back(compile(file.string(), read_schema_file(file)));
+    const std::string text = read_schema_file(file);
+    Impl::Entry& entry = impl->entries.at(index);
+    entry.where = file.string();
+    entry.text = text;
+    checker_of(impl->compiled(index), entry.where);
   }
   return std::shared_ptr<const SchemaRegistry>(new SchemaRegistry(std::move(impl)));
 }
@@ -691,11 +747,12 @@ std::vector<std::string> SchemaRegistry::validate(Event event,
   // nlohmann throw becomes a violation.
   try {
     const auto index = static_cast<std::size_t>(event);
-    if (index >= impl_->schemas.size()) {
+    if (index >= impl_->entries.size()) {
       return {std::string(message_pointer) + ": no schema for event number " +
               std::to_string(index)};
     }
-    return check(*impl_->schemas[index], message);
+    CompiledSchema& compiled = impl_->compiled(index);
+    return check(compiled, checker_of(compiled, impl_->entries[index].where), message);
   } catch (const std::exception& e) {
     return {std::string(message_pointer) + ": cannot be checked against the schema: " + e.what()};
   } catch (...) {
@@ -705,11 +762,11 @@ std::vector<std::string> SchemaRegistry::validate(Event event,
 
 const nlohmann::json& SchemaRegistry::schema(Event event) const {
   const auto index = static_cast<std::size_t>(event);
-  if (index >= impl_->schemas.size()) {
+  if (index >= impl_->entries.size()) {
     throw std::invalid_argument("SchemaRegistry::schema: event number " + std::to_string(index) +
                                 " is not in the catalogue");
   }
-  return impl_->schemas[index]->document;
+  return impl_->compiled(index).document;
 }
 
 }  // namespace tykhook

@@ -12,14 +12,16 @@
 namespace tykhook {
 
 /// The JSON Schemas (draft-07) of the events' Messages, each compiled once and reused.
+/// Thread-safe: concurrent first uses of one event's schema share one compilation.
 class SchemaRegistry {
  public:
-  /// The schemas embedded into the library at build time from `schemas/`.
+  /// The schemas embedded into the library at build time from `schemas/`; each is compiled the
+  /// first time a delivery of its event needs it.
   [[nodiscard]] static std::shared_ptr<const SchemaRegistry> embedded();
   /// The text of the embedded schema file of `event`, as written in `schemas/`.
   [[nodiscard]] static std::string_view embedded_text(Event event);
-  /// Loads `<WireEventName>.schema.json` for every event from `dir`; throws tykhook::Error
-  /// naming the file when one is missing or is not a valid schema.
+  /// Loads and compiles `<WireEventName>.schema.json` for every event from `dir`; throws
+  /// tykhook::Error naming the file when one is missing or is not a valid schema.
   [[nodiscard]] static std::shared_ptr<const SchemaRegistry> from_directory(
       const std::filesystem::path& dir);
 
@@ -29,7 +31,8 @@ class SchemaRegistry {
   /// "<JSON pointer>: <what was expected>", e.g. "/Message/ID: expected integer, got string";
   /// empty when the message is valid.
   [[nodiscard]] std::vector<std::string> validate(Event event, const nlohmann::json& message) const;
-  /// The schema document of `event`.
+  /// The schema document of `event`; throws std::invalid_argument for an event outside the
+  /// catalogue.
   [[nodiscard]] const nlohmann::json& schema(Event event) const;
 
   struct Impl;
