@@ -538,30 +538,6 @@ bool looks_like_request_line(std::string_view text, std::size_t start) {
 
 // ---- JSON formats ---------------------------------------------------------------------------
 
-/// True when `json` nests arrays and objects deeper than `limit`; strings are skipped. It
-/// runs before parsing, so that a text of brackets cannot cost memory many times its size.
-bool nests_deeper_than(std::string_view json, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > limit) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
-
 /// Names a JSON type with its article, for messages: "an object", "a number".
 std::string describe(Json::value_t type) {
   switch (type) {
@@ -860,7 +836,7 @@ std::vector<Capture> read_json(std::string_view text, std::size_t start, std::st
   const std::string_view json = text.substr(start);
   std::optional<Json> document;
   std::string problem;
-  if (nests_deeper_than(json, max_json_depth)) {
+  if (detail::too_deep_at(json)) {
     problem = "JSON nests deeper than " + std::to_string(max_json_depth) + " levels";
   } else {
     try {

@@ -11,31 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-// Finds the first byte at which arrays and objects nest deeper than max_json_depth, skipping
-// string contents. It runs before the parser so that no input can make the parser build a
-// deep tree (DESIGN.md, "Sizes": deeper than 64 levels is malformed_json).
-std::optional<std::size_t> too_deep_at(std::string_view body) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_json_depth) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-
 // Go's encoding/json never writes a name twice in one object, and parsers disagree on which
 // of two equal names wins, so an object with a repeated name is refused rather than guessed.
 struct DuplicateName {
@@ -111,7 +86,7 @@ EnvelopeResult parse_envelope(std::string_view body) {
                    "body byte " + std::to_string(nul) +
                        ": NUL byte; JSON allows it only escaped, as \\u0000, inside a string");
   }
-  if (const auto at = too_deep_at(body)) {
+  if (const auto at = detail::too_deep_at(body)) {
     return failure(EnvelopeFailure::malformed_json,
                    "body byte " + std::to_string(*at) + ": JSON nests deeper than " +
                        std::to_string(max_json_depth) + " levels; the portal sends flat objects");

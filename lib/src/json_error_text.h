@@ -1,9 +1,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "tykhook/envelope.h"
 
 namespace tykhook::detail {
 
@@ -93,6 +97,31 @@ inline std::string_view json_type_name(const nlohmann::json& value) {
       return "discarded";
   }
   return "unknown";
+}
+
+/// Finds the first byte at which arrays and objects nest deeper than max_json_depth, skipping
+/// string contents. It runs before the parser so that no input can make the parser build a
+/// deep tree (DESIGN.md, "Sizes": deeper than 64 levels is malformed_json).
+inline std::optional<std::size_t> too_deep_at(std::string_view body) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_json_depth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace tykhook::detail
