@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -20,8 +21,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "../lib/src/request_head.h"
 #include "tykhook/capture.h"
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"
@@ -903,4 +906,217 @@ TEST_CASE("misuse of the receiver is refused with invalid_argument") {
   CHECK(receiver.port() == port);
   Receiver second(options_with([](ReceiverOptions&) {}));
   CHECK_THROWS_AS(second.bind("127.0.0.1", port), Error);  // the port is taken
+}
+
+namespace {
+
+// A raw HTTP/1.1 delivery of `body`, signed with `key` (no signature header when `key` is
+// empty), with `extra` header lines (each ending in CRLF) before its Content-Length.
+std::string raw_delivery(const std::string& body, const std::string& extra = "",
+                         const std::string& request_line = "POST /webhooks/tyk HTTP/1.1",
+                         const std::string& key = secret) {
+  std::string request = request_line + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+  if (!key.empty()) request += "X-Signature-SHA256: " + sign(key, body) + "\r\n";
+  return request + extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Reads `count` responses (each a head and its Content-Length body) from `fd`, waiting 5 s at
+// most; fewer when the connection ends or the time is up.
+std::vector<std::string> read_responses(int fd, std::size_t count) {
+  std::vector<std::string> responses;
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (responses.size() < count) {
+    const auto end = text.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const std::string length = header_of(text.substr(0, end + 2), "Content-Length");
+      const std::size_t size = end + 4 + std::stoull(length.empty() ? "0" : length);
+      if (text.size() >= size) {
+        responses.push_back(text.substr(0, size));
+        text.erase(0, size);
+        continue;
+      }
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fds = {fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[65536];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return responses;
+}
+
+std::string read_response(int fd) {
+  const auto responses = read_responses(fd, 1);
+  return responses.empty() ? "" : responses.front();
+}
+
+// Sends `request` on a new connection, whole in one write or in two (the head, then after a
+// pause the body, so that the receiver has read the head alone), and returns the response.
+std::string send_request(int port, const std::string& request, bool in_parts) {
+  const int fd = connect_to(port);
+  const std::size_t cut = in_parts ? request.find("\r\n\r\n") + 4 : request.size();
+  ::send(fd, request.data(), cut, MSG_NOSIGNAL);
+  if (in_parts) {
+    std::this_thread::sleep_for(50ms);
+    ::send(fd, request.data() + cut, request.size() - cut, MSG_NOSIGNAL);
+  }
+  std::string response = read_response(fd);
+  ::close(fd);
+  return response;
+}
+
+// Each delivery made by `make` (called once per side), sent whole and in parts: the two
+// responses and the two log records must be the same.
+void check_same_either_way(Running& running, const std::function<std::string()>& make,
+                           int expected_status) {
+  const std::size_t before = running.records(0).size();
+  const std::string whole = make();
+  REQUIRE(detail::plain_delivery(whole, 16 * 1024, 64));  // the receiver serves it itself
+  const std::string whole_response = send_request(running.port(), whole, false);
+  const std::string parts_response = send_request(running.port(), make(), true);
+  CHECK(status_of(whole_response) == expected_status);
+  CHECK(whole_response == parts_response);
+  const auto records = running.records(before + 2);
+  REQUIRE(records.size() >= before + 2);
+  const RequestRecord& a = records[before];
+  const RequestRecord& b = records[before + 1];
+  CHECK(a.method == b.method);
+  CHECK(a.path == b.path);
+  CHECK(a.status == b.status);
+  CHECK(a.verdict == b.verdict);
+  CHECK(a.event == b.event);
+  CHECK(a.error == b.error);
+}
+
+}  // namespace
+
+TEST_CASE("plain_delivery takes whole plain deliveries only and leaves the rest to the engine") {
+  const std::string body = fresh(sample("UserRegistered"));
+  const std::string whole = raw_delivery(body);
+  const auto plain = detail::plain_delivery(whole, 16 * 1024, 64);
+  REQUIRE(plain);
+  CHECK(plain->head_size == whole.find("\r\n\r\n") + 4);
+  CHECK(plain->body_size == body.size());
+  CHECK(plain->head.method == "POST");
+  CHECK(plain->head.target == "/webhooks/tyk");
+  CHECK(plain->head.values("x-signature-sha256") ==
+        std::vector<std::string_view>{sign(secret, body)});
+  // A request behind it (pipelined) does not change what it is.
+  const auto pipelined = detail::plain_delivery(whole + "GET / HTTP/1.1\r\n\r\n", 16 * 1024, 64);
+  REQUIRE(pipelined);
+  CHECK(pipelined->head_size == plain->head_size);
+  CHECK(
+      detail::plain_delivery(raw_delivery(body, "", "PUT /hook?a=1&b=2 HTTP/1.1"), 16 * 1024, 64));
+  CHECK(detail::plain_delivery(raw_delivery(body, "", "PATCH / HTTP/1.1"), 16 * 1024, 64));
+  CHECK(detail::plain_delivery(raw_delivery("", ""), 16 * 1024, 64));  // an empty body
+
+  // Still arriving: the head alone, or the body but its last byte.
+  CHECK_FALSE(detail::plain_delivery(whole.substr(0, plain->head_size), 16 * 1024, 64));
+  CHECK_FALSE(detail::plain_delivery(whole.substr(0, whole.size() - 1), 16 * 1024, 64));
+  CHECK_FALSE(detail::plain_delivery(whole.substr(0, plain->head_size - 2), 16 * 1024, 64));
+  // Headers that change how the engine reads or answers a request.
+  for (const std::string extra :
+       {"Transfer-Encoding: chunked\r\n", "Expect: 100-continue\r\n", "Connection: close\r\n",
+        "connection: keep-alive\r\n", "Range: bytes=0-1\r\n", "Accept-Encoding: gzip\r\n",
+        "Content-Encoding: identity\r\n", "Content-Length: 3\r\n"}) {
+    CAPTURE(extra);
+    CHECK_FALSE(detail::plain_delivery(raw_delivery(body, extra), 16 * 1024, 64));
+  }
+  // Request lines that are not a plain delivery.
+  for (const std::string& line : std::vector<std::string>{
+           "POST /a%0Ab HTTP/1.1", "POST /a#b HTTP/1.1", "POST a HTTP/1.1", "POST /a HTTP/1.0",
+           "GET /a HTTP/1.1", "DELETE /a HTTP/1.1", "POST /a b HTTP/1.1", "POST /a\x01 HTTP/1.1",
+           "POST /" + std::string(2048, 'a') + " HTTP/1.1"}) {
+    CAPTURE(line);
+    CHECK_FALSE(detail::plain_delivery(raw_delivery(body, "", line), 16 * 1024, 64));
+  }
+  // Content-Length values that are not a plain byte count, and no Content-Length at all.
+  for (const std::string length : {"+5", "", "1e3", " 5x", "1234567890123456789"}) {
+    CAPTURE(length);
+    const std::string request = "POST / HTTP/1.1\r\nContent-Length: " + length + "\r\n\r\n" + body;
+    CHECK_FALSE(detail::plain_delivery(request, 16 * 1024, 64));
+  }
+  CHECK_FALSE(detail::plain_delivery("POST / HTTP/1.1\r\nHost: x\r\n\r\n", 16 * 1024, 64));
+  // Heads the strict parser refuses, or over the limits: the engine words the refusal.
+  std::string bare_lf = whole;
+  bare_lf.replace(bare_lf.find("\r\nHost"), 2, "\n");
+  CHECK_FALSE(detail::plain_delivery(bare_lf, 16 * 1024, 64));
+  CHECK_FALSE(detail::plain_delivery(raw_delivery(body, " folded\r\n"), 16 * 1024, 64));
+  CHECK_FALSE(detail::plain_delivery(raw_delivery(body, "Bad Name: v\r\n"), 16 * 1024, 64));
+  CHECK_FALSE(detail::plain_delivery(whole, plain->head_size - 1, 64));
+  CHECK(detail::plain_delivery(whole, plain->head_size, 64));
+  CHECK_FALSE(detail::plain_delivery(whole, 16 * 1024, 2));
+}
+
+TEST_CASE("a delivery that arrives whole is answered byte for byte as one that arrives in parts") {
+  Running running(with_store());
+  const std::string once = fresh(sample("PasswordReset"));
+  REQUIRE(status_of(send_request(running.port(), raw_delivery(once), false)) == 200);
+  const std::vector<std::tuple<std::string, std::function<std::string()>, int>> cases = {
+      {"ok", [] { return raw_delivery(fresh(sample("UserRegistered"))); }, 200},
+      {"duplicate", [&] { return raw_delivery(once); }, 200},
+      {"PUT with a query",
+       [] {
+         return raw_delivery(fresh(sample("ApplicationRegistered")), "", "PUT /t?x=1 HTTP/1.1");
+       },
+       200},
+      {"signature_mismatch",
+       [] { return raw_delivery(fresh(sample("UserRegistered")), "", "POST / HTTP/1.1", "other"); },
+       401},
+      {"missing_signature",
+       [] { return raw_delivery(fresh(sample("UserRegistered")), "", "POST / HTTP/1.1", ""); },
+       401},
+      {"malformed_json", [] { return raw_delivery(R"({"Event":)"); }, 202},
+      {"schema_violation",
+       [] {
+         return raw_delivery(fresh(R"({"Event":"ApplicationRegistered","Message":{"ID":"1"},)"
+                                   R"("Timestamp":""})"));
+       },
+       202},
+      {"unknown_event",
+       [] { return raw_delivery(fresh(R"({"Event":"NoSuchEvent","Message":{},"Timestamp":""})")); },
+       202},
+      {"an empty body", [] { return raw_delivery(""); }, 202},
+  };
+  for (const auto& [name, make, status] : cases) {
+    CAPTURE(name);
+    check_same_either_way(running, make, status);
+  }
+
+  // Two deliveries in one write: both answered, in order, on the one connection.
+  const int fd = connect_to(running.port());
+  const std::string two =
+      raw_delivery(fresh(sample("UserRegistered"))) + raw_delivery(fresh(sample("PasswordReset")));
+  ::send(fd, two.data(), two.size(), MSG_NOSIGNAL);
+  const auto responses = read_responses(fd, 2);
+  ::close(fd);
+  REQUIRE(responses.size() == 2);
+  CHECK(status_of(responses[0]) == 200);
+  CHECK(header_of(responses[0], "Keep-Alive") == "timeout=5, max=100");
+  CHECK(body_of(responses[0]) == R"({"verdict":"ok","event":"UserRegistered"})");
+  CHECK(body_of(responses[1]) == R"({"verdict":"ok","event":"PasswordReset"})");
+}
+
+TEST_CASE("refusals of a whole delivery are the engine's too: required header, body limit") {
+  ReceiverOptions options = with_store();
+  options.required_header = Header{"X-Portal-Token", "s3cr3t"};
+  options.verifier.max_body = 512;
+  Running running(std::move(options));
+  const std::string token = "X-Portal-Token: s3cr3t\r\n";
+  check_same_either_way(
+      running, [&] { return raw_delivery(fresh(sample("UserRegistered")), token); }, 200);
+  check_same_either_way(
+      running, [] { return raw_delivery(fresh(sample("UserRegistered"))); }, 401);
+  check_same_either_way(
+      running,
+      [] { return raw_delivery(fresh(sample("UserRegistered")), "X-Portal-Token: wrong\r\n"); },
+      401);
+  check_same_either_way(
+      running, [&] { return raw_delivery(std::string(600, ' ') + "{}", token); }, 413);
+  const std::string refused = send_request(running.port(), raw_delivery("{}"), false);
+  CHECK(header_of(refused, "Connection") == "close");
 }

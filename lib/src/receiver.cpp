@@ -31,11 +31,18 @@
 
 #include "capture_writer.h"
 #include "receiver_metrics.h"
+#include "request_head.h"
 #include "tykhook/store.h"
 
 namespace tykhook {
 namespace {
 
+using detail::Head;
+using detail::is_delivery_method;
+using detail::is_token;
+using detail::parse_head;
+using detail::quote;
+using detail::trim;
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -57,26 +64,6 @@ constexpr milliseconds hold{2};
 // Response bytes gathered before they are sent (Connection::write): more are sent at once.
 constexpr std::size_t max_output = 64 * 1024;
 
-bool is_delivery_method(std::string_view method) {
-  return method == "POST" || method == "PUT" || method == "PATCH";
-}
-
-bool is_token_char(unsigned char c) {
-  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c != '\0' && is_token_char(static_cast<unsigned char>(c));
-  });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 bool iequals(std::string_view a, std::string_view b) { return header_name_equals(a, b); }
 
 // True when `text` is the same inside a JSON string as it is: visible ASCII, no quote or
@@ -84,22 +71,6 @@ bool iequals(std::string_view a, std::string_view b) { return header_name_equals
 bool plain_json_text(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
-
-std::string quote(std::string_view text) {
-  std::string quoted = "\"";
-  for (const char c : text.substr(0, 64)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char digits[] = "0123456789abcdef";
-      quoted += "\\x";
-      quoted += digits[byte >> 4];
-      quoted += digits[byte & 0x0f];
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + (text.size() > 64 ? "...\"" : "\"");
 }
 
 // A request target as a capture may hold it: bytes outside visible ASCII percent-encoded. Only
@@ -130,75 +101,6 @@ Sha256 sha256(std::string_view bytes) {
     throw Error("required header: SHA-256 failed in the crypto library");
   }
   return digest;
-}
-
-// ---- the request head, as the client sent it ------------------------------------------------
-
-/// The request line and headers, byte for byte as received: names keep their case, headers
-/// keep their order, and nothing is added (the HTTP engine adds REMOTE_ADDR and the like).
-struct Head {
-  std::string method;
-  std::string target;
-  std::vector<Header> headers;
-
-  std::vector<std::string_view> values(std::string_view name) const {
-    std::vector<std::string_view> found;
-    for (const auto& header : headers) {
-      if (header_name_equals(header.name, name)) found.push_back(header.value);
-    }
-    return found;
-  }
-};
-
-/// Parses the request line and headers that the HTTP engine consumed, strictly: every line
-/// ends with CRLF, header names are tokens, no line folding. The engine skips lines it cannot
-/// read; refusing them instead keeps the framing that both sides see the same.
-Parsed<Head> parse_head(std::string_view bytes) {
-  Head head;
-  std::size_t line_number = 0;
-  while (!bytes.empty()) {
-    ++line_number;
-    const auto end = bytes.find('\n');
-    const std::string where =
-        line_number == 1 ? "request line" : "header line " + std::to_string(line_number - 1);
-    if (end == std::string_view::npos || end == 0 || bytes[end - 1] != '\r') {
-      return Parsed<Head>::failure(where + ": does not end with CRLF; end every line with CRLF");
-    }
-    const std::string_view line = bytes.substr(0, end - 1);
-    bytes.remove_prefix(end + 1);
-    if (line_number == 1) {
-      const auto first = line.find(' ');
-      const auto last = line.rfind(' ');
-      if (first == std::string_view::npos || first == last) {
-        return Parsed<Head>::failure(where + ": expected \"METHOD TARGET HTTP/1.1\"");
-      }
-      head.method = std::string(line.substr(0, first));
-      head.target = std::string(line.substr(first + 1, last - first - 1));
-      continue;
-    }
-    if (line.empty()) return {std::move(head), {}};
-    if (line.front() == ' ' || line.front() == '\t') {
-      return Parsed<Head>::failure(where +
-                                   ": starts with white space (obsolete line folding); "
-                                   "send each header on one line");
-    }
-    const auto colon = line.find(':');
-    const std::string_view name = line.substr(0, colon);
-    if (colon == std::string_view::npos || !is_token(name)) {
-      return Parsed<Head>::failure(where + ": " + quote(name) +
-                                   " is not a header name; expected \"Name: value\"");
-    }
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (std::any_of(value.begin(), value.end(), [](char c) {
-          const auto byte = static_cast<unsigned char>(c);
-          return (byte < 0x20 && c != '\t') || byte == 0x7f;
-        })) {
-      return Parsed<Head>::failure(where + ": the value of " + quote(name) +
-                                   " has a control character; remove it");
-    }
-    head.headers.push_back({std::string(name), std::string(value)});
-  }
-  return Parsed<Head>::failure("headers: no blank line after them; end the headers with CRLF");
 }
 
 // ---- the HTTP engine --------------------------------------------------------------------------
@@ -240,6 +142,8 @@ class Service {
   void expire_parked(bool all_kept_alive);
   void worker_loop();
   bool serve_requests(Connection& connection);
+  bool serve_directly(Connection& connection);
+  void write_directly(Connection& connection, const httplib::Request& req, httplib::Response& res);
   bool nobody_waiting();
   void park(Connection* connection);
   void close_connection(Connection* connection);
@@ -272,6 +176,7 @@ class Service {
   detail::ReceiverMetrics metrics;
   Engine engine;
   std::function<void(httplib::Request&)> setup_request;
+  std::string keep_alive_value;  // the engine's Keep-Alive response header
 
   int listen_fd = -1;
   int bound_port = 0;
@@ -364,13 +269,33 @@ class Connection final : public httplib::Stream {
   }
 
   /// Ends the head: the engine parsed it and is about to route the request.
-  void end_head() {
-    reading_head = false;
-    head = parse_head(head_bytes);
-    if (*head) {
-      record.method = (*head)->method;
-      record.path = (*head)->target.substr(0, (*head)->target.find('?'));
+  void end_head() { set_head(parse_head(head_bytes)); }
+
+  /// The bytes read from the socket and not consumed yet; reads what the socket holds first
+  /// when there are none, without waiting (empty when nothing has arrived, or on EOF or error,
+  /// which the engine's next read meets again and reports).
+  std::string_view peek() {
+    if (buffered() == 0 && output_.empty()) {
+      ssize_t n = 0;
+      do {
+        n = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+      begin_ = 0;
+      end_ = n > 0 ? static_cast<std::size_t>(n) : 0;
     }
+    return {buffer_.data() + begin_, buffered()};
+  }
+  /// Consumes the head that peek() showed: `size` bytes, parsed as `parsed`.
+  void take_head(std::size_t size, Parsed<Head> parsed) {
+    head_bytes.assign(buffer_.data() + begin_, size);
+    begin_ += size;
+    set_head(std::move(parsed));
+  }
+  /// Consumes `size` bytes that peek() showed, and returns them (valid until the next read).
+  std::string_view take(std::size_t size) {
+    const std::string_view taken(buffer_.data() + begin_, std::min(size, buffered()));
+    begin_ += taken.size();
+    return taken;
   }
 
   /// Closes the connection; after a refused request, first reads what the client still sends
@@ -492,6 +417,15 @@ class Connection final : public httplib::Stream {
 
   std::size_t buffered() const { return end_ - begin_; }
 
+  void set_head(Parsed<Head> parsed) {
+    reading_head = false;
+    head = std::move(parsed);
+    if (*head) {
+      record.method = (*head)->method;
+      record.path = (*head)->target.substr(0, (*head)->target.find('?'));
+    }
+  }
+
   // Reads what the socket has into the buffer, waiting no later than the request's deadline.
   ssize_t fill() {
     begin_ = end_ = 0;
@@ -592,9 +526,12 @@ void Service::configure_engine() {
   // this limit covers whatever else the engine might read.
   engine.set_payload_max_length(options.verifier.max_body);
   // The engine writes these values into Keep-Alive response headers.
+  const long long keep_alive_seconds =
+      std::max<long long>(1, (options.keep_alive_timeout.count() + 999) / 1000);
   engine.set_keep_alive_max_count(options.keep_alive_max_requests);
-  engine.set_keep_alive_timeout(static_cast<time_t>(
-      std::max<long long>(1, (options.keep_alive_timeout.count() + 999) / 1000)));
+  engine.set_keep_alive_timeout(static_cast<time_t>(keep_alive_seconds));
+  keep_alive_value = "timeout=" + std::to_string(keep_alive_seconds) +
+                     ", max=" + std::to_string(options.keep_alive_max_requests);
   engine.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     return on_request_head(req, res);
   });
@@ -1193,6 +1130,83 @@ void Service::event_loop() {
   }
 }
 
+// ---- plain deliveries, served without the engine ----------------------------------------------
+
+/// The engine's reason phrases, for the statuses that a delivery's answer has.
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+/// Serves the request at the front of the connection itself when it is a plain delivery that
+/// has arrived whole (detail::plain_delivery): it takes the same steps (on_delivery) and gets
+/// the same bytes back as through the engine, whose request step costs as much CPU as the whole
+/// verification. Anything else returns false having consumed nothing, and the engine serves it.
+bool Service::serve_directly(Connection& connection) {
+  std::optional<detail::PlainDelivery> plain =
+      detail::plain_delivery(connection.peek(), options.max_header_bytes, options.max_headers);
+  if (!plain) return false;
+  const std::size_t body_size = plain->body_size;
+  httplib::Request req;  // what on_error, on_exception and on_written read of it
+  req.method = plain->head.method;
+  req.target = plain->head.target;
+  req.version = "HTTP/1.1";
+  connection.take_head(plain->head_size, Parsed<Head>{std::move(plain->head), {}});
+  httplib::Response res;
+  const httplib::ContentReader reader(
+      [&](const httplib::ContentReceiver& receive) {
+        const std::string_view body = connection.take(body_size);
+        return body.empty() || receive(body.data(), body.size());
+      },
+      [](const httplib::MultipartContentHeader&, const httplib::ContentReceiver&) {
+        return false;
+      });
+  try {
+    on_delivery(req, res, reader);
+  } catch (...) {
+    on_exception(req, res, std::current_exception());
+  }
+  write_directly(connection, req, res);
+  return true;
+}
+
+/// Writes `res` as the engine writes the answer to a request on a connection that stays open
+/// (serve_directly leaves the last request of a connection to the engine).
+void Service::write_directly(Connection& connection, const httplib::Request& req,
+                             httplib::Response& res) {
+  if (res.status == -1) res.status = 200;
+  if (res.status >= 400) on_error(req, res);
+  res.set_header("Keep-Alive", keep_alive_value);
+  if (!res.has_header("Content-Type") && !res.body.empty()) {
+    res.set_header("Content-Type", "text/plain");
+  }
+  res.set_header("Content-Length", std::to_string(res.body.size()));
+  std::string out = "HTTP/1.1 ";
+  out.append(std::to_string(res.status)).append(" ").append(reason_phrase(res.status));
+  out.append("\r\n");
+  for (const auto& [name, value] : res.headers)
+    out.append(name).append(": ").append(value).append("\r\n");
+  out.append("\r\n").append(res.body);
+  connection.write(out.data(), out.size());
+  on_written(req, res);
+}
+
 bool Service::serve_requests(Connection& connection) {
   for (;;) {
     const bool last = connection.served + 1 >= options.keep_alive_max_requests || stopping.load();
@@ -1200,7 +1214,8 @@ bool Service::serve_requests(Connection& connection) {
     bool client_closes = false;
     bool answered = false;
     try {
-      answered = engine.process_request(connection, last, client_closes, setup_request);
+      answered = (!last && serve_directly(connection)) ||
+                 engine.process_request(connection, last, client_closes, setup_request);
     } catch (const std::exception& failure) {
       // The engine catches what routing throws; this is a failure while writing.
       connection.record.error = std::string("internal error: ") + failure.what();

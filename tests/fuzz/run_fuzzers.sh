@@ -18,7 +18,7 @@ build=$1
 seconds=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture signature timestamp envelope messages verifier)
+[ ${#targets[@]} -gt 0 ] || targets=(capture signature timestamp envelope messages verifier request_head)
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fuzz_dir="$source_dir/tests/fuzz"
@@ -31,7 +31,7 @@ max_len() {
   case $1 in
     signature) echo 256 ;;
     timestamp) echo 128 ;;
-    messages) echo 65536 ;;
+    messages | request_head) echo 65536 ;;
     verifier) echo 1048577 ;;
     *) echo 1048576 ;;
   esac
@@ -59,6 +59,7 @@ seed() {
     capture) add_seeds "$corpus" "" "$samples"/captures/* "$samples"/bodies/* "$fuzz_dir"/seeds/capture/* ;;
     signature | timestamp) add_seeds "$corpus" "" "$fuzz_dir/seeds/$target"/* ;;
     envelope | messages) add_seeds "$corpus" "" "$samples"/bodies/* ;;
+    request_head) add_seeds "$corpus" "" "$samples"/captures/* "$fuzz_dir"/seeds/request_head/* ;;
     verifier)
       # Mode byte (verifier_fuzz.cpp): 00 sign the body, 04 the same with a tolerance,
       # 01 read a capture, 0d a capture with a tolerance and a 256-byte body limit.

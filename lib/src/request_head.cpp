@@ -1,0 +1,148 @@
+#include "request_head.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace tykhook::detail {
+namespace {
+
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool plain_target(std::string_view target) {
+  return !target.empty() && target.front() == '/' && target.size() <= 2048 &&
+         std::all_of(target.begin(), target.end(), [](char c) {
+           const auto byte = static_cast<unsigned char>(c);
+           return byte > 0x20 && byte < 0x7f && c != '%' && c != '#';
+         });
+}
+
+}  // namespace
+
+bool is_token(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return c != '\0' && is_token_char(static_cast<unsigned char>(c));
+  });
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+std::vector<std::string_view> Head::values(std::string_view name) const {
+  std::vector<std::string_view> found;
+  for (const auto& header : headers) {
+    if (header_name_equals(header.name, name)) found.push_back(header.value);
+  }
+  return found;
+}
+
+bool is_delivery_method(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH";
+}
+
+std::string quote(std::string_view text) {
+  std::string quoted = "\"";
+  for (const char c : text.substr(0, 64)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char digits[] = "0123456789abcdef";
+      quoted += "\\x";
+      quoted += digits[byte >> 4];
+      quoted += digits[byte & 0x0f];
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + (text.size() > 64 ? "...\"" : "\"");
+}
+
+Parsed<Head> parse_head(std::string_view bytes) {
+  Head head;
+  std::size_t line_number = 0;
+  while (!bytes.empty()) {
+    ++line_number;
+    const auto end = bytes.find('\n');
+    const std::string where =
+        line_number == 1 ? "request line" : "header line " + std::to_string(line_number - 1);
+    if (end == std::string_view::npos || end == 0 || bytes[end - 1] != '\r') {
+      return Parsed<Head>::failure(where + ": does not end with CRLF; end every line with CRLF");
+    }
+    const std::string_view line = bytes.substr(0, end - 1);
+    bytes.remove_prefix(end + 1);
+    if (line_number == 1) {
+      const auto first = line.find(' ');
+      const auto last = line.rfind(' ');
+      if (first == std::string_view::npos || first == last) {
+        return Parsed<Head>::failure(where + ": expected \"METHOD TARGET HTTP/1.1\"");
+      }
+      head.method = std::string(line.substr(0, first));
+      head.target = std::string(line.substr(first + 1, last - first - 1));
+      continue;
+    }
+    if (line.empty()) return {std::move(head), {}};
+    if (line.front() == ' ' || line.front() == '\t') {
+      return Parsed<Head>::failure(where +
+                                   ": starts with white space (obsolete line folding); "
+                                   "send each header on one line");
+    }
+    const auto colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    if (colon == std::string_view::npos || !is_token(name)) {
+      return Parsed<Head>::failure(where + ": " + quote(name) +
+                                   " is not a header name; expected \"Name: value\"");
+    }
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (std::any_of(value.begin(), value.end(), [](char c) {
+          const auto byte = static_cast<unsigned char>(c);
+          return (byte < 0x20 && c != '\t') || byte == 0x7f;
+        })) {
+      return Parsed<Head>::failure(where + ": the value of " + quote(name) +
+                                   " has a control character; remove it");
+    }
+    head.headers.push_back({std::string(name), std::string(value)});
+  }
+  return Parsed<Head>::failure("headers: no blank line after them; end the headers with CRLF");
+}
+
+std::optional<PlainDelivery> plain_delivery(std::string_view bytes, std::size_t max_header_bytes,
+                                            std::size_t max_headers) {
+  const std::size_t blank_line = bytes.find("\r\n\r\n");
+  if (blank_line == std::string_view::npos) return std::nullopt;
+  const std::size_t head_size = blank_line + 4;
+  const std::string_view head_text = bytes.substr(0, head_size);
+  if (head_size > max_header_bytes ||
+      static_cast<std::size_t>(std::count(head_text.begin(), head_text.end(), '\n')) >
+          max_headers + 2 ||
+      !head_text.substr(0, head_text.find("\r\n")).ends_with(" HTTP/1.1")) {
+    return std::nullopt;
+  }
+  Parsed<Head> parsed = parse_head(head_text);
+  if (!parsed || !is_delivery_method(parsed->method) || !plain_target(parsed->target)) {
+    return std::nullopt;
+  }
+  std::optional<std::string_view> length;
+  for (const Header& header : parsed->headers) {
+    for (const std::string_view name : {"Transfer-Encoding", "Expect", "Connection", "Range",
+                                        "Accept-Encoding", "Content-Encoding"}) {
+      if (header_name_equals(header.name, name)) return std::nullopt;
+    }
+    if (header_name_equals(header.name, "Content-Length")) {
+      if (length) return std::nullopt;
+      length = header.value;
+    }
+  }
+  if (!length || length->empty() || length->size() > 18 ||
+      !std::all_of(length->begin(), length->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const std::size_t body_size = std::stoull(std::string(*length));
+  if (body_size > bytes.size() - head_size) return std::nullopt;
+  return PlainDelivery{head_size, body_size, std::move(*parsed)};
+}
+
+}  // namespace tykhook::detail
