@@ -1029,7 +1029,8 @@ TEST_CASE("plain_delivery takes whole plain deliveries only and leaves the rest 
   // Request lines that are not a plain delivery.
   for (const std::string& line : std::vector<std::string>{
            "POST /a%0Ab HTTP/1.1", "POST /a#b HTTP/1.1", "POST a HTTP/1.1", "POST /a HTTP/1.0",
-           "GET /a HTTP/1.1", "DELETE /a HTTP/1.1", "POST /a b HTTP/1.1", "POST /a\x01 HTTP/1.1",
+           "GET /a HTTP/1.1", "DELETE /a HTTP/1.1", "POST /a b HTTP/1.1", " POST /a HTTP/1.1",
+           "POST  /a HTTP/1.1", "P@ST /a HTTP/1.1", "POST /a\x01 HTTP/1.1",
            "POST /" + std::string(2048, 'a') + " HTTP/1.1"}) {
     CAPTURE(line);
     CHECK_FALSE(detail::plain_delivery(raw_delivery(body, "", line), 16 * 1024, 64));

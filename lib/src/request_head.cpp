@@ -75,9 +75,12 @@ Parsed<Head> parse_head(std::string_view bytes) {
     const std::string_view line = bytes.substr(0, end - 1);
     bytes.remove_prefix(end + 1);
     if (line_number == 1) {
+      // Three words, one space apart: a method (a token), a target and a version.
       const auto first = line.find(' ');
       const auto last = line.rfind(' ');
-      if (first == std::string_view::npos || first == last) {
+      if (first == std::string_view::npos || first == last || first + 1 == last ||
+          last + 1 == line.size() || !is_token(line.substr(0, first)) ||
+          line.substr(first + 1, last - first - 1).find(' ') != std::string_view::npos) {
         return Parsed<Head>::failure(where + ": expected \"METHOD TARGET HTTP/1.1\"");
       }
       head.method = std::string(line.substr(0, first));

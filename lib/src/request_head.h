@@ -26,7 +26,8 @@ struct Head {
 };
 
 /// Parses a request line and headers (up to and with the blank line), strictly: every line ends
-/// with CRLF, header names are tokens, no line folding, no control character in a value. The
+/// with CRLF, the request line is three words one space apart with a token for the method,
+/// header names are tokens, no line folding, no control character in a value. The
 /// HTTP engine skips lines it cannot read; refusing them instead keeps the framing that both
 /// sides see the same.
 [[nodiscard]] Parsed<Head> parse_head(std::string_view bytes);

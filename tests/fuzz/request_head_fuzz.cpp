@@ -21,8 +21,9 @@ constexpr std::size_t max_header_bytes = 16 * 1024;
 constexpr std::size_t max_headers = 64;
 
 void check_head(const detail::Head& head) {
-  require(!head.method.empty() && head.method.find(' ') == std::string::npos,
-          "a method is one word");
+  require(detail::is_token(head.method), "a method is a token");
+  require(!head.target.empty() && head.target.find(' ') == std::string::npos,
+          "a target is one word");
   for (const auto& header : head.headers) {
     require(detail::is_token(header.name), "a header name is a token");
     for (const char c : header.value) {
