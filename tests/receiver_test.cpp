@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -151,6 +153,17 @@ class Running {
     return client().send(request);
   }
 
+  // The record of the request that came from `client` ("IP:PORT"), once it is made.
+  std::optional<RequestRecord> record_from(const std::string& client) {
+    std::unique_lock lock(mutex_);
+    const auto find = [&] {
+      return std::find_if(records_.begin(), records_.end(),
+                          [&](const RequestRecord& record) { return record.client == client; });
+    };
+    recorded_.wait_for(lock, 2s, [&] { return find() != records_.end(); });
+    const auto found = find();
+    return found == records_.end() ? std::nullopt : std::optional<RequestRecord>(*found);
+  }
   // The records of the first `count` requests. A record (and the metrics) is made once the
   // response is written, so it can come a moment after the client has read the response.
   std::vector<RequestRecord> records(std::size_t count) {
@@ -955,9 +968,17 @@ std::string read_response(int fd) {
 }
 
 // Sends `request` on a new connection, whole in one write or in two (the head, then after a
-// pause the body, so that the receiver has read the head alone), and returns the response.
-std::string send_request(int port, const std::string& request, bool in_parts) {
+// pause the body, so that the receiver has read the head alone), and returns the response;
+// `client` is set to the connection's "IP:PORT" as the receiver's log record names it.
+std::string send_request(int port, const std::string& request, bool in_parts,
+                         std::string* client = nullptr) {
   const int fd = connect_to(port);
+  if (client != nullptr) {
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0);
+    *client = "127.0.0.1:" + std::to_string(ntohs(local.sin_port));
+  }
   const std::size_t cut = in_parts ? request.find("\r\n\r\n") + 4 : request.size();
   ::send(fd, request.data(), cut, MSG_NOSIGNAL);
   if (in_parts) {
@@ -973,17 +994,19 @@ std::string send_request(int port, const std::string& request, bool in_parts) {
 // responses and the two log records must be the same.
 void check_same_either_way(Running& running, const std::function<std::string()>& make,
                            int expected_status) {
-  const std::size_t before = running.records(0).size();
   const std::string whole = make();
   REQUIRE(detail::plain_delivery(whole, 16 * 1024, 64));  // the receiver serves it itself
-  const std::string whole_response = send_request(running.port(), whole, false);
-  const std::string parts_response = send_request(running.port(), make(), true);
+  std::string whole_client, parts_client;
+  const std::string whole_response = send_request(running.port(), whole, false, &whole_client);
+  const std::string parts_response = send_request(running.port(), make(), true, &parts_client);
   CHECK(status_of(whole_response) == expected_status);
   CHECK(whole_response == parts_response);
-  const auto records = running.records(before + 2);
-  REQUIRE(records.size() >= before + 2);
-  const RequestRecord& a = records[before];
-  const RequestRecord& b = records[before + 1];
+  const auto whole_record = running.record_from(whole_client);
+  const auto parts_record = running.record_from(parts_client);
+  REQUIRE(whole_record);
+  REQUIRE(parts_record);
+  const RequestRecord& a = *whole_record;
+  const RequestRecord& b = *parts_record;
   CHECK(a.method == b.method);
   CHECK(a.path == b.path);
   CHECK(a.status == b.status);
