@@ -199,19 +199,25 @@ int connect_to(int port) {
   return fd;
 }
 
+// Appends to `text` what the server sends next, waiting until `deadline` at most; false when
+// nothing came (the server closed, or the time is up).
+bool receive_more(int fd, std::string& text, std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  pollfd fds = {fd, POLLIN, 0};
+  if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) return false;
+  char buffer[65536];
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+  if (n <= 0) return false;
+  text.append(buffer, static_cast<std::size_t>(n));
+  return true;
+}
+
 // Reads what the server sends until it closes, or `timeout` passes.
 std::string read_until_closed(int fd, std::chrono::milliseconds timeout) {
   std::string text;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd fds = {fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
-    char buffer[65536];
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
+  while (receive_more(fd, text, deadline)) {
   }
   return text;
 }
@@ -950,14 +956,7 @@ std::vector<std::string> read_responses(int fd, std::size_t count) {
         continue;
       }
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd fds = {fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
-    char buffer[65536];
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
+    if (!receive_more(fd, text, deadline)) break;
   }
   return responses;
 }

@@ -80,24 +80,7 @@ std::string_view trim_ows(std::string_view text) {
 
 /// Quotes input bytes for a message: at most 60 of them, unprintable ones as \xNN, so that a
 /// message stays one readable line whatever the capture holds.
-std::string quote(std::string_view text) {
-  constexpr std::size_t shown = 60;
-  std::string out = "\"";
-  for (const char c : text.substr(0, shown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char digits[] = "0123456789abcdef";
-      out += "\\x";
-      out += digits[byte >> 4];
-      out += digits[byte & 0x0f];
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > shown) out += "...";
-  out += '"';
-  return out;
-}
+std::string quote(std::string_view text) { return detail::quote_bytes(text, 60); }
 
 // ---- base64 (RFC 4648, section 4: standard alphabet, with padding) ---------------------------
 

@@ -11,6 +11,27 @@
 
 namespace tykhook::detail {
 
+/// `text` for a message, in double quotes: at most `shown` bytes of it (then "..."), and each
+/// byte outside printable ASCII, each quote and each backslash as \xNN, so that a message stays
+/// one readable line whatever the input holds.
+inline std::string quote_bytes(std::string_view text, std::size_t shown) {
+  std::string out = "\"";
+  for (const char c : text.substr(0, shown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char digits[] = "0123456789abcdef";
+      out += "\\x";
+      out += digits[byte >> 4];
+      out += digits[byte & 0x0f];
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > shown) out += "...";
+  out += '"';
+  return out;
+}
+
 /// Turns the what() of a JSON parser exception into text fit for a message: without the
 /// "[json.exception.parse_error.101] " tag, with the input it quotes ("last read: '...'",
 /// "number overflow parsing '...'") cut to 40 bytes, and every byte outside printable ASCII

@@ -287,7 +287,6 @@ class Connection final : public httplib::Stream {
   }
   /// Consumes the head that peek() showed: `size` bytes, parsed as `parsed`.
   void take_head(std::size_t size, Parsed<Head> parsed) {
-    head_bytes.assign(buffer_.data() + begin_, size);
     begin_ += size;
     set_head(std::move(parsed));
   }

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "json_error_text.h"
+
 namespace tykhook::detail {
 namespace {
 
@@ -45,21 +47,7 @@ bool is_delivery_method(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
-std::string quote(std::string_view text) {
-  std::string quoted = "\"";
-  for (const char c : text.substr(0, 64)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char digits[] = "0123456789abcdef";
-      quoted += "\\x";
-      quoted += digits[byte >> 4];
-      quoted += digits[byte & 0x0f];
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + (text.size() > 64 ? "...\"" : "\"");
-}
+std::string quote(std::string_view text) { return quote_bytes(text, 64); }
 
 Parsed<Head> parse_head(std::string_view bytes) {
   Head head;
