@@ -1057,6 +1057,15 @@ TEST_CASE("plain_delivery takes whole plain deliveries only and leaves the rest 
     CAPTURE(line);
     CHECK_FALSE(detail::plain_delivery(raw_delivery(body, "", line), 16 * 1024, 64));
   }
+  // The head parser itself: three words, a token for the method, one space apart.
+  CHECK(detail::parse_head("POST /a HTTP/1.1\r\n\r\n"));
+  for (const std::string line : {" POST /a HTTP/1.1", "POST  /a HTTP/1.1", "POST /a  HTTP/1.1",
+                                 "P@ST /a HTTP/1.1", "POST /a b HTTP/1.1", "POST /a ", "POST"}) {
+    CAPTURE(line);
+    const auto parsed = detail::parse_head(line + "\r\n\r\n");
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error == "request line: expected \"METHOD TARGET HTTP/1.1\"");
+  }
   // Content-Length values that are not a plain byte count, and no Content-Length at all.
   for (const std::string length : {"+5", "", "1e3", " 5x", "1234567890123456789"}) {
     CAPTURE(length);
