@@ -1152,3 +1152,102 @@ TEST_CASE("refusals of a whole delivery are the engine's too: required header, b
   const std::string refused = send_request(running.port(), raw_delivery("{}"), false);
   CHECK(header_of(refused, "Connection") == "close");
 }
+
+// ---- connections: idle limits, the connection limit, stopping ---------------------------------
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// A connection that has had one delivery answered and is kept alive.
+int kept_alive_connection(int port) {
+  const int fd = connect_to(port);
+  const std::string request = raw_delivery(fresh(sample("UserRegistered")));
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  REQUIRE(status_of(read_response(fd)) == 200);
+  return fd;
+}
+
+// How long the server takes to close `fd` (reading nothing more), at most `limit`.
+Steady::duration until_closed(int fd, std::chrono::milliseconds limit) {
+  const auto start = Steady::now();
+  CHECK(read_until_closed(fd, limit).empty());
+  return Steady::now() - start;
+}
+
+bool still_open(int fd) {
+  pollfd fds = {fd, POLLIN, 0};
+  return ::poll(&fds, 1, 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an idle connection is closed: kept alive after keep_alive_timeout, new after "
+    "read_timeout") {
+  ReceiverOptions options = with_store();
+  options.keep_alive_timeout = 300ms;
+  options.read_timeout = 600ms;
+  Running running(std::move(options));
+  const auto start = Steady::now();
+  const int kept = kept_alive_connection(running.port());
+  const int silent = connect_to(running.port());
+  const auto kept_closed = until_closed(kept, 3s) + (Steady::now() - start);
+  const auto silent_closed = until_closed(silent, 3s) + (Steady::now() - start);
+  ::close(kept);
+  ::close(silent);
+  // The receiver looks at idle connections every 100 ms.
+  CHECK(kept_closed >= 250ms);
+  CHECK(kept_closed < 1500ms);
+  CHECK(silent_closed >= 550ms);
+  CHECK(silent_closed < 1800ms);
+}
+
+TEST_CASE("at max_connections the connection idle the longest makes room for a new one") {
+  ReceiverOptions options = with_store();
+  options.max_connections = 2;
+  Running running(std::move(options));
+  const int oldest = kept_alive_connection(running.port());
+  std::this_thread::sleep_for(20ms);
+  const int newer = kept_alive_connection(running.port());
+  const int third = kept_alive_connection(running.port());  // answered: the oldest made room
+  CHECK(until_closed(oldest, 2s) < 1s);
+  CHECK(still_open(newer));
+  // Full again: the next one closes `newer`, and `third` keeps serving.
+  const int fourth = kept_alive_connection(running.port());
+  CHECK(until_closed(newer, 2s) < 1s);
+  const std::string again = raw_delivery(fresh(sample("PasswordReset")));
+  ::send(third, again.data(), again.size(), MSG_NOSIGNAL);
+  CHECK(status_of(read_response(third)) == 200);
+  for (const int fd : {oldest, newer, third, fourth}) ::close(fd);
+}
+
+TEST_CASE("at max_connections with none idle, a new connection waits until one closes") {
+  ReceiverOptions options = with_store();
+  options.max_connections = 1;
+  Running running(std::move(options));
+  const int first = connect_to(running.port());    // open, its request not sent yet
+  const int waiting = connect_to(running.port());  // completed by the kernel, not yet accepted
+  const std::string request = raw_delivery(fresh(sample("UserRegistered")));
+  ::send(waiting, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string early;
+  CHECK_FALSE(receive_more(waiting, early, Steady::now() + 300ms));
+  ::close(first);
+  const auto closed = Steady::now();
+  CHECK(status_of(read_response(waiting)) == 200);
+  CHECK(Steady::now() - closed < 1s);
+  ::close(waiting);
+}
+
+TEST_CASE("stop closes idle kept-alive connections at once and serve returns") {
+  auto running = std::make_unique<Running>(with_store());
+  std::vector<int> idle;
+  for (int i = 0; i < 12; ++i) idle.push_back(kept_alive_connection(running->port()));
+  const auto stopping = Steady::now();
+  running.reset();  // stop(), then wait for serve() to return
+  CHECK(Steady::now() - stopping < 900ms);
+  for (const int fd : idle) {
+    CHECK(read_until_closed(fd, 1s).empty());
+    ::close(fd);
+  }
+}

@@ -995,8 +995,11 @@ void Service::accept_connections() {
     {
       std::unique_lock lock(mutex);
       if (open_connections >= options.max_connections) {
-        // Full: the kept-alive connection idle the longest makes room; if there is none, new
-        // connections wait in the kernel's queue until one closes.
+        // Full: if a connection waits, the kept-alive connection idle the longest makes room;
+        // if there is none, new connections wait in the kernel's queue until one closes or
+        // becomes idle (the event loop tries again on its tick).
+        pollfd waiting = {listen_fd, POLLIN, 0};
+        if (::poll(&waiting, 1, 0) <= 0) return;
         Connection* oldest = nullptr;
         for (Connection* candidate : parked) {
           if (candidate->served > 0 &&
@@ -1118,8 +1121,7 @@ void Service::event_loop() {
     expire_parked(stop_seen);
     const std::lock_guard lock(mutex);
     if (stop_seen && open_connections == 0) return;
-    if (!accepting && !stop_seen && open_connections < options.max_connections &&
-        SteadyClock::now() >= accept_again_at) {
+    if (!accepting && !stop_seen && SteadyClock::now() >= accept_again_at) {
       epoll_event event{};
       event.events = EPOLLIN;
       event.data.ptr = &listen_fd;
