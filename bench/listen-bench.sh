@@ -15,11 +15,16 @@
 #   --connections LIST  comma-separated (default 1,16)
 #   --no-node           leave the Node peer out (ratios are then against the first TYKHOOK)
 #   --peers DIR         the peers' directory (default ../shared/peers next to the repository)
+#   --pin               run every receiver on CPU 1 and the load generator on CPU 0 (taskset),
+#                       as a receiver never shares a CPU with the portal; without it the
+#                       scheduler sometimes puts both on one CPU, which at 1 connection saves
+#                       the cross-CPU wake-ups and changes req/s by 2x from run to run
 # Every receiver logs one line per request to a file, as compare.sh runs them.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 secs=3 rounds=3 conns="1,16" durable=0 node=1 extra="" peers="$here/../../shared/peers"
+server_cpu=() client_cpu=()
 bins=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +36,7 @@ while [ $# -gt 0 ]; do
     --connections) conns="$2"; shift 2 ;;
     --no-node) node=0; shift ;;
     --peers) peers="$2"; shift 2 ;;
+    --pin) server_cpu=(taskset -c 1) client_cpu=(taskset -c 0); shift ;;
     -*) echo "listen-bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) bins+=("$1"); shift ;;
   esac
@@ -65,7 +71,7 @@ export PORTAL_WEBHOOKS_SECRET="$secret" TYKHOOK_BENCH_SECRET="$secret" TYKHOOK_B
 names=() urls=() spids=()
 if [ $node = 1 ]; then
   p="$(free_port)"
-  node "$peers/receiver.js" --port "$p" --log 2>"$work/node.log" &
+  "${server_cpu[@]}" node "$peers/receiver.js" --port "$p" --log 2>"$work/node.log" &
   pids+=($!)
   wait_port "$p" $! || { cat "$work/node.log" >&2; exit 1; }
   names+=(node-receiver) urls+=("http://127.0.0.1:$p/webhooks") spids+=($!)
@@ -76,7 +82,7 @@ for i in "${!bins[@]}"; do
   [ $durable = 0 ] || store=(--store "sqlite:$work/$i.db" --capture-dir "$work/captures-$i")
   read -r -a own <<<"${bins[$i]}"
   # shellcheck disable=SC2086
-  "$(realpath "${own[0]}")" listen --port "$p" "${store[@]}" $extra "${own[@]:1}" \
+  "${server_cpu[@]}" "$(realpath "${own[0]}")" listen --port "$p" "${store[@]}" $extra "${own[@]:1}" \
     2>"$work/tykhook-$i.log" &
   pids+=($!)
   wait_port "$p" $! || { cat "$work/tykhook-$i.log" >&2; exit 1; }
@@ -91,7 +97,7 @@ results="$work/results"
 : >"$results"
 for c in ${conns//,/ }; do
   for i in "${!names[@]}"; do  # warm-up, not counted
-    "$peers/receiver-bench.sh" "${urls[$i]}" 1 "$c" >/dev/null 2>&1 || true
+    "${client_cpu[@]}" "$peers/receiver-bench.sh" "${urls[$i]}" 1 "$c" >/dev/null 2>&1 || true
   done
 done
 for r in $(seq 1 "$rounds"); do
@@ -99,7 +105,7 @@ for r in $(seq 1 "$rounds"); do
     n=${#names[@]}
     for k in $(seq 0 $((n - 1))); do
       i=$(((k + r) % n))  # the order rotates every round
-      line="$("$peers/receiver-bench.sh" "${urls[$i]}" "$secs" "$c" 2>/dev/null | tail -1)"
+      line="$("${client_cpu[@]}" "$peers/receiver-bench.sh" "${urls[$i]}" "$secs" "$c" 2>/dev/null | tail -1)"
       echo "${names[$i]} $c $line load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     done
   done
@@ -108,7 +114,7 @@ peak=()
 for pid in "${spids[@]}"; do peak+=("$(status_kb "$pid" VmHWM)"); done
 
 echo "listen-bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores," \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg)  store: $([ $durable = 1 ] && echo 'sqlite + capture directory' || echo memory:)"
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)$([ ${#server_cpu[@]} = 0 ] || echo "  pinned: receivers CPU 1, wrk CPU 0")  store: $([ $durable = 1 ] && echo 'sqlite + capture directory' || echo memory:)"
 for i in "${!bins[@]}"; do echo "tykhook-$i: ${bins[$i]} $extra"; done
 python3 - "$results" "$rounds" "${names[@]}" <<'EOF'
 import statistics, sys
