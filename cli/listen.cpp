@@ -80,6 +80,27 @@ std::string time_text(TimePoint time) {
   return text;
 }
 
+/// After the first line: the capture files that an interrupted run left unfinished and that
+/// the receiver recovered or removed when it started, when there were any.
+void report_recovery(const CaptureRecovery& found, const ListenOptions& options) {
+  if (found.recovered + found.removed == 0) return;
+  if (options.log_format == "json") {
+    const nlohmann::ordered_json line = {
+        {"time", time_text(std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()))},
+        {"capture_dir", options.capture_dir},
+        {"recovered_captures", found.recovered},
+        {"removed_captures", found.removed}};
+    std::cerr << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << std::endl;
+    return;
+  }
+  std::cerr << "tykhook listen: " << loggable(options.capture_dir, 1000, true)
+            << ": capture files left unfinished by an interrupted run: " << found.recovered
+            << " whole, now named as captures (never answered: the portal will not send them "
+               "again), "
+            << found.removed << " incomplete, removed" << std::endl;
+}
+
 /// One log line per request on standard error (DESIGN.md, "CLI contract"); lines of different
 /// threads never interleave. Lines are gathered and written together, one write() for all the
 /// lines of up to `batch_delay`: under load one write() per request was about 4 % of the
@@ -318,6 +339,7 @@ int run_listen(const ListenOptions& options) {
   const std::string host =
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
   std::cerr << "tykhook listening on http://" << host << ":" << port << std::endl;
+  report_recovery(receiver.capture_recovery(), options);
 
   std::atomic<bool> served{false};
   std::thread signal_waiter([&] {

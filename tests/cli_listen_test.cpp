@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "../lib/src/capture_writer.h"
 #include "cli_support.h"
+#include "tykhook/capture.h"
 #include "tykhook/signature.h"
 #include "tykhook/verifier.h"
 
@@ -425,4 +427,48 @@ TEST_CASE("listen refuses to start on a port in use, or without a secret, with e
   CHECK(bad_header.status == 2);
   CHECK(bad_header.err.find("expected \"NAME: VALUE\"") != std::string::npos);
   CHECK(first.stop().status == 0);
+}
+
+TEST_CASE(
+    "listen names the whole captures that an interrupted run left, and says so after its "
+    "first line") {
+  for (const std::string format : {"text", "json"}) {
+    CAPTURE(format);
+    TempDir dir;
+    const auto captures = dir.path() / "captures";
+    fs::create_directories(captures);
+    const std::string body =
+        R"({"Event":"UserRegistered","Message":{},"Timestamp":"2024-04-24T15:26:04Z"})";
+    const tykhook::Request request{.method = "POST",
+                                   .target = "/webhooks/tyk",
+                                   .headers = {{"X-Signature-SHA256", tykhook::sign(secret, body)}},
+                                   .body = body};
+    const auto received =
+        std::chrono::time_point_cast<std::chrono::nanoseconds>(tykhook::Clock::now());
+    const std::string name =
+        tykhook::detail::capture_file_name(received, tykhook::idempotency_key(body));
+    const fs::path left = captures / ("." + name + ".tmp");
+    std::ofstream(left, std::ios::binary) << tykhook::write_json_capture(request, received);
+    fs::last_write_time(left, fs::file_time_type::clock::now() - 1min);
+
+    Listener listener(dir, {"--capture-dir", captures.string(), "--log-format", format});
+    REQUIRE(listener.port > 0);
+    const Run run = listener.stop();
+    CHECK(run.status == 0);
+    CHECK(fs::exists(captures / name));
+    CHECK_FALSE(fs::exists(left));
+    const auto lines = lines_of(run.err);
+    REQUIRE(lines.size() == 2);
+    if (format == "text") {
+      CHECK(lines[1] == "tykhook listen: " + captures.string() +
+                            ": capture files left unfinished by an interrupted run: 1 whole, now "
+                            "named as captures (never answered: the portal will not send them "
+                            "again), 0 incomplete, removed");
+    } else {
+      const auto line = nlohmann::json::parse(lines[1]);
+      CHECK(line["capture_dir"] == captures.string());
+      CHECK(line["recovered_captures"] == 1);
+      CHECK(line["removed_captures"] == 0);
+    }
+  }
 }

@@ -1,9 +1,11 @@
 #include "tykhook/receiver.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../lib/src/capture_writer.h"
 #include "../lib/src/request_head.h"
 #include "tykhook/capture.h"
 #include "tykhook/schema.h"
@@ -1250,4 +1253,92 @@ TEST_CASE("stop closes idle kept-alive connections at once and serve returns") {
     CHECK(read_until_closed(fd, 1s).empty());
     ::close(fd);
   }
+}
+
+// ---- capture files left unfinished by an interrupted run ------------------------------------
+
+namespace {
+
+// Writes `text` as `dir/name`, last modified `age` ago.
+fs::path leave(const fs::path& dir, const std::string& name, const std::string& text,
+               std::chrono::seconds age = 60s) {
+  const fs::path path = dir / name;
+  std::ofstream(path, std::ios::binary) << text;
+  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+  return path;
+}
+
+// A whole capture of a fresh `event` delivery, and the name write() gives it.
+std::pair<std::string, std::string> capture_of(std::string_view event) {
+  const std::string body = fresh(sample(event));
+  Request request{.method = "POST",
+                  .target = "/webhooks/tyk",
+                  .headers = {{"X-Signature-SHA256", sign(secret, body)}},
+                  .body = body};
+  const TimePoint received = now();
+  return {write_json_capture(request, received),
+          detail::capture_file_name(received, idempotency_key(body))};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a receiver names the whole captures that an interrupted run left, and removes the "
+    "incomplete ones") {
+  TempDir dir;
+  const auto [whole, whole_name] = capture_of("UserRegistered");
+  leave(dir.path(), "." + whole_name + ".tmp", whole);
+  const auto [cut, cut_name] = capture_of("PasswordReset");
+  leave(dir.path(), "." + cut_name + ".tmp", cut.substr(0, cut.size() / 2));
+  // A whole capture under the name of another body: not what write() made of it.
+  const auto [other, other_name] = capture_of("ApplicationRegistered");
+  const auto [stranger, stranger_name] = capture_of("OrganisationRegistered");
+  leave(dir.path(), "." + other_name + ".tmp", stranger);
+  // Its capture is there already: the leftover goes, the capture stays as it is.
+  const auto [twice, twice_name] = capture_of("AccessRequestCreated");
+  leave(dir.path(), twice_name, twice);
+  leave(dir.path(), "." + twice_name + ".tmp", twice + " ");
+  // Left alone: one written a moment ago, one that a live writer holds, and other names.
+  const auto [recent, recent_name] = capture_of("UserAccountActivated");
+  leave(dir.path(), "." + recent_name + ".tmp", recent, 0s);
+  const auto [held, held_name] = capture_of("UserAccountDeactivated");
+  const fs::path held_path = leave(dir.path(), "." + held_name + ".tmp", held);
+  const int lock = ::open(held_path.c_str(), O_RDONLY);
+  REQUIRE(::flock(lock, LOCK_EX) == 0);
+  leave(dir.path(), ".keep", "");
+  leave(dir.path(), ".notes.json.tmp", "{}");
+
+  ReceiverOptions options = with_store();
+  options.verifier.secrets.emplace_back(secret);
+  options.capture_dir = dir.path();
+  const CaptureRecovery found = Receiver(std::move(options)).capture_recovery();
+  ::close(lock);
+  CHECK(found.recovered == 1);
+  CHECK(found.removed == 3);
+  CHECK(read_file(dir.path() / whole_name) == whole);
+  CHECK(read_file(dir.path() / twice_name) == twice);
+  std::vector<std::string> names;
+  for (const auto& file : files_in(dir.path())) names.push_back(file.filename().string());
+  const std::vector<std::string> expected = {std::string(".") + held_name + ".tmp",
+                                             std::string(".") + recent_name + ".tmp",
+                                             ".keep",
+                                             ".notes.json.tmp",
+                                             twice_name,
+                                             whole_name};
+  auto sorted = expected;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(names == sorted);
+
+  // The one recovered reads back as the delivery it was.
+  const auto captures = read_captures(read_file(dir.path() / whole_name), whole_name);
+  REQUIRE(captures.size() == 1);
+  REQUIRE(captures.front().request);
+  CHECK(idempotency_key(captures.front().request->body) + ".json" ==
+        whole_name.substr(whole_name.size() - 69));
+
+  // Without a capture directory there is nothing to recover.
+  ReceiverOptions without = with_store();
+  without.verifier.secrets.emplace_back(secret);
+  const CaptureRecovery none = Receiver(std::move(without)).capture_recovery();
+  CHECK(none.recovered + none.removed == 0);
 }

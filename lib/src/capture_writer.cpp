@@ -1,6 +1,7 @@
 #include "capture_writer.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,9 +9,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "tykhook/capture.h"
 #include "tykhook/error.h"
+#include "tykhook/verifier.h"
 
 namespace tykhook::detail {
 namespace {
@@ -27,6 +31,38 @@ bool write_all(int fd, std::string_view bytes) {
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+// Leftovers younger than this may still be being written by a process that has not locked
+// them yet (the lock follows the create at once).
+constexpr auto settle_time = std::chrono::seconds(5);
+// A capture holds at most the body limit of a receiver, in base64, with its headers.
+constexpr off_t max_recovered_size = 256 * 1024 * 1024;
+
+// "<capture name>" of a hidden ".<capture name>.tmp" that write() makes; empty for other names.
+std::string_view temporary_of(std::string_view entry) {
+  constexpr std::string_view suffix = ".json.tmp";
+  // ".", then "YYYYMMDDThhmmss.nnnnnnnnnZ-" (27), 64 hex digits, ".json.tmp".
+  if (entry.size() != 1 + 27 + 64 + suffix.size() || entry.front() != '.' ||
+      !entry.ends_with(suffix) || entry[27] != '-') {
+    return {};
+  }
+  return entry.substr(1, entry.size() - 1 - 4);
+}
+
+// The whole content of `fd`, or nothing when it cannot be read or is over `limit` bytes.
+std::optional<std::string> read_all(int fd, off_t limit) {
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || status.st_size > limit) return std::nullopt;
+  std::string text(static_cast<std::size_t>(status.st_size), '\0');
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    done += static_cast<std::size_t>(n);
+  }
+  return text;
 }
 
 }  // namespace
@@ -57,6 +93,52 @@ CaptureWriter::CaptureWriter(std::filesystem::path dir) : dir_(std::move(dir)) {
   if (dir_fd_ < 0) {
     throw Error(where + ": cannot open: " + errno_text(errno) + "; give a directory");
   }
+  recovery_ = recover();
+}
+
+CaptureRecovery CaptureWriter::recover() {
+  CaptureRecovery found;
+  std::error_code error;
+  std::vector<std::string> names;
+  for (std::filesystem::directory_iterator it(dir_, error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string entry = it->path().filename().string();
+    if (!temporary_of(entry).empty()) names.push_back(entry);
+  }
+  const auto now = std::chrono::system_clock::now();
+  for (const std::string& entry : names) {
+    const std::string name(temporary_of(entry));
+    const int fd = ::openat(dir_fd_, entry.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat status {};
+    const bool ours =
+        ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
+        now - std::chrono::system_clock::from_time_t(status.st_mtime) >= settle_time &&
+        ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!ours) {
+      ::close(fd);
+      continue;
+    }
+    const std::optional<std::string> text = read_all(fd, max_recovered_size);
+    bool whole = false;
+    if (text) {
+      const std::vector<Capture> captures = read_captures(*text, entry);
+      const std::string_view key =
+          std::string_view(name).substr(name.size() - 64 - 5, 64);  // before ".json"
+      whole = captures.size() == 1 && captures.front().request &&
+              idempotency_key(captures.front().request->body) == key;
+    }
+    struct stat existing {};
+    if (whole && ::fstatat(dir_fd_, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0 &&
+        ::renameat(dir_fd_, entry.c_str(), dir_fd_, name.c_str()) == 0) {
+      ++found.recovered;
+    } else if (::unlinkat(dir_fd_, entry.c_str(), 0) == 0) {
+      ++found.removed;  // incomplete, or its capture is there already
+    }
+    ::close(fd);
+  }
+  if (found.recovered + found.removed > 0) ::fsync(dir_fd_);
+  return found;
 }
 
 CaptureWriter::~CaptureWriter() {
@@ -78,6 +160,8 @@ std::filesystem::path CaptureWriter::write(const Request& request, TimePoint rec
   const int fd = ::openat(dir_fd_, temporary.c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) throw fail("create", errno);
+  // Held until the file has its name: recover() in another process leaves a locked file alone.
+  ::flock(fd, LOCK_EX | LOCK_NB);
   // The mode is set explicitly: open() applies the umask, which may have removed nothing.
   const bool written = ::fchmod(fd, 0600) == 0 && write_all(fd, bytes) && ::fsync(fd) == 0;
   const int write_error = errno;

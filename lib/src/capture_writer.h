@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "group_commit.h"
+#include "tykhook/capture.h"
 #include "tykhook/request.h"
 #include "tykhook/timestamp.h"
 
@@ -24,7 +25,8 @@ namespace tykhook::detail {
 /// concurrent writes share their directory fsyncs.
 class CaptureWriter {
  public:
-  /// Opens `dir`, creating it with mode 0700 when missing; throws tykhook::Error naming it.
+  /// Opens `dir`, creating it with mode 0700 when missing, and recovers what an interrupted
+  /// writer left in it (recover()); throws tykhook::Error naming it.
   explicit CaptureWriter(std::filesystem::path dir);
   ~CaptureWriter();
   CaptureWriter(const CaptureWriter&) = delete;
@@ -35,7 +37,17 @@ class CaptureWriter {
   /// gone); no temporary file is left behind then.
   std::filesystem::path write(const Request& request, TimePoint received, std::string_view key);
 
+  /// What the constructor recovered.
+  [[nodiscard]] const CaptureRecovery& recovery() const { return recovery_; }
+
  private:
+  // A temporary file is left behind when its writer dies between creating it and renaming it.
+  // If it holds a whole capture whose body has the key in its name, the delivery was in hand
+  // (its claim may be recorded) and only the rename was missing: it gets its name. Otherwise
+  // it was never complete, and goes. A file that another live writer holds (its lock) or that
+  // changed in the last few seconds is left alone.
+  CaptureRecovery recover();
+
   struct DirectorySync {
     int error = 0;
   };
@@ -43,6 +55,7 @@ class CaptureWriter {
   std::filesystem::path dir_;
   int dir_fd_ = -1;
   GroupCommit<DirectorySync> directory_syncs_;
+  CaptureRecovery recovery_;
 };
 
 }  // namespace tykhook::detail

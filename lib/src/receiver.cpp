@@ -130,6 +130,9 @@ class Service {
   void stop();
   int port() const { return bound_port; }
   std::string metrics_text() const { return metrics.render(); }
+  CaptureRecovery capture_recovery() const {
+    return captures ? captures->recovery() : CaptureRecovery{};
+  }
   void wait_until_served();
 
   const ReceiverOptions& settings() const { return options; }
@@ -1398,5 +1401,7 @@ void Receiver::stop() { impl_->service.stop(); }
 int Receiver::port() const { return impl_->service.port(); }
 
 std::string Receiver::metrics() const { return impl_->service.metrics_text(); }
+
+CaptureRecovery Receiver::capture_recovery() const { return impl_->service.capture_recovery(); }
 
 }  // namespace tykhook

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,16 @@ struct Capture {
 /// Writes `request` as a tykhook JSON capture (one JSON object, body in base64, the time it
 /// was received as RFC 3339), the format that `listen --capture-dir` writes and `verify` reads.
 [[nodiscard]] std::string write_json_capture(const Request& request, TimePoint received);
+
+/// What a receiver found in its capture directory when it started: files that an interrupted
+/// run (killed, or the machine stopped) left under their hidden temporary names
+/// (".<capture name>.tmp"). Files that another running receiver is writing are left alone.
+struct CaptureRecovery {
+  /// Whole captures whose body matches the key in their name: they now have that name (the
+  /// delivery was in hand, unanswered; its claim may be in the store).
+  std::size_t recovered = 0;
+  std::size_t removed = 0;  ///< incomplete files (never written whole), deleted
+};
 
 /// Writes `request` as a raw HTTP/1.1 request with a Content-Length, body bytes exact.
 [[nodiscard]] std::string write_raw_capture(const Request& request);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "tykhook/capture.h"
 #include "tykhook/dispatcher.h"
 #include "tykhook/request.h"
 #include "tykhook/timestamp.h"
@@ -103,6 +104,9 @@ class Receiver {
   [[nodiscard]] int port() const;
   /// The metrics in the Prometheus text format, as GET /metrics serves them.
   [[nodiscard]] std::string metrics() const;
+  /// What was recovered from the capture directory when the receiver was made (none without
+  /// one).
+  [[nodiscard]] CaptureRecovery capture_recovery() const;
 
  private:
   struct Impl;
