@@ -89,9 +89,11 @@ stop_listen() {
 peak_memory() { sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$listen_pid/status"; }
 
 # The receiver's log holds no line of a failure (the --quiet log shows only 5xx and errors).
+# The line of a restarted receiver that names or removes the capture files a kill left unfinished.
+recovery_line="capture files left unfinished by an interrupted run"
 expect_quiet_log() {
   local lines
-  lines=$(sed 1d "$work/$1.log" | head -n 5)
+  lines=$(sed 1d "$work/$1.log" | { grep -v "$recovery_line" || true; } | head -n 5)
   [[ -z "$lines" ]] || fail "$1: the receiver logged failures: $lines"
 }
 
@@ -157,8 +159,16 @@ kill)
   step "run: $(cat "$work/run.summary")"
 
   step "restarting on the same store and capture directory"
+  temporary_before=$(find "$work/captures" -name '.*.tmp' -mmin +0.1 | wc -l)
   quiet_listen restart --store "sqlite:$work/store.db" --capture-dir "$work/captures"
-  [[ $(wc -l <"$work/restart.log") == 1 ]] || fail "the restarted receiver logged more than its first line"
+  # Its first line, then one for the unfinished capture files when it named or removed any
+  # (files written in the last 5 s are left for a later start).
+  case $(wc -l <"$work/restart.log") in
+    1) [[ $temporary_before == 0 ]] || fail "$temporary_before temporary files older than 5 s, and no line about them" ;;
+    2) grep -q "$recovery_line" "$work/restart.log" || fail "the restarted receiver logged more than its first line"
+       step "$(sed -n 2p "$work/restart.log")" ;;
+    *) fail "the restarted receiver logged more than its first line" ;;
+  esac
   step "checking the capture directory"
   "$client" check --secret-file "$work/secret" --records "$work/run.records" \
     --capture-dir "$work/captures" --allow-temporary || fail "captures after the kill (above)"
