@@ -111,10 +111,13 @@ CaptureRecovery CaptureWriter::recover() {
     const int fd = ::openat(dir_fd_, entry.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat status {};
-    const bool ours =
-        ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
-        now - std::chrono::system_clock::from_time_t(status.st_mtime) >= settle_time &&
-        ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    const auto changed = [&] {
+      return std::chrono::system_clock::from_time_t(status.st_mtim.tv_sec) +
+             std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                 std::chrono::nanoseconds(status.st_mtim.tv_nsec));
+    };
+    const bool ours = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
+                      now - changed() >= settle_time && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
     if (!ours) {
       ::close(fd);
       continue;
@@ -128,13 +131,18 @@ CaptureRecovery CaptureWriter::recover() {
       whole = captures.size() == 1 && captures.front().request &&
               idempotency_key(captures.front().request->body) == key;
     }
+    // Whether its capture is there already: 1 yes, 0 no, -1 unknown.
     struct stat existing {};
-    if (whole && ::fstatat(dir_fd_, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0 &&
-        ::renameat(dir_fd_, entry.c_str(), dir_fd_, name.c_str()) == 0) {
-      ++found.recovered;
-    } else if (::unlinkat(dir_fd_, entry.c_str(), 0) == 0) {
-      ++found.removed;  // incomplete, or its capture is there already
+    int captured = 1;
+    if (::fstatat(dir_fd_, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) != 0) {
+      captured = errno == ENOENT ? 0 : -1;
     }
+    if (!whole || captured == 1) {
+      if (::unlinkat(dir_fd_, entry.c_str(), 0) == 0) ++found.removed;
+    } else if (captured == 0 && ::renameat(dir_fd_, entry.c_str(), dir_fd_, name.c_str()) == 0) {
+      ++found.recovered;
+    }
+    // A whole file that could not be renamed stays as it is, for the next start or a person.
     ::close(fd);
   }
   if (found.recovered + found.removed > 0) ::fsync(dir_fd_);
