@@ -122,15 +122,17 @@ CaptureRecovery CaptureWriter::recover() {
       ::close(fd);
       continue;
     }
+    // One that cannot be read (or is larger than any capture) is left as it is.
     const std::optional<std::string> text = read_all(fd, max_recovered_size);
-    bool whole = false;
-    if (text) {
-      const std::vector<Capture> captures = read_captures(*text, entry);
-      const std::string_view key =
-          std::string_view(name).substr(name.size() - 64 - 5, 64);  // before ".json"
-      whole = captures.size() == 1 && captures.front().request &&
-              idempotency_key(captures.front().request->body) == key;
+    if (!text) {
+      ::close(fd);
+      continue;
     }
+    const std::vector<Capture> captures = read_captures(*text, entry);
+    const std::string_view key =
+        std::string_view(name).substr(name.size() - 64 - 5, 64);  // before ".json"
+    const bool whole = captures.size() == 1 && captures.front().request &&
+                       idempotency_key(captures.front().request->body) == key;
     // Whether its capture is there already: 1 yes, 0 no, -1 unknown.
     struct stat existing {};
     int captured = 1;
