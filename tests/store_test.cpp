@@ -801,3 +801,72 @@ TEST_CASE("no store message shows a password, whether in the URI or the environm
     CHECK(message.find(secret) == std::string::npos);
   }
 }
+
+namespace {
+
+// A server on a loopback port that is not Redis: it sends back every command it receives, as
+// a connection to itself does (a client that connects to a closed local port in the
+// ephemeral range can get that same port and be connected to itself). With `pong`, it answers
+// PING with +PONG first, so that a store gets past connecting.
+class EchoServer {
+ public:
+  explicit EchoServer(bool pong) : pong_(pong) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listen_fd_, 16) == 0);
+    socklen_t size = sizeof address;
+    REQUIRE(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~EchoServer() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void serve() {
+    for (int fd; (fd = ::accept(listen_fd_, nullptr, nullptr)) >= 0;) {
+      std::thread([fd, pong = pong_] {
+        char buffer[4096];
+        for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+          const std::string_view got(buffer, static_cast<std::size_t>(n));
+          const std::string_view answer =
+              pong && got.find("PING") != std::string_view::npos ? "+PONG\r\n" : got;
+          (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+        }
+        ::close(fd);
+      }).detach();
+    }
+  }
+
+  bool pong_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a redis store refuses a server that sends its commands back, and never calls a "
+    "delivery a duplicate for it") {
+  {
+    EchoServer echo(false);
+    const auto message = error_of([&] { (void)open_store(echo.uri()); });
+    CHECK(message == "store \"" + echo.uri() +
+                         "\": cannot connect: the server did not answer PING with PONG; check "
+                         "that the address is a Redis server");
+  }
+  EchoServer echo(true);
+  const auto store = open_store(echo.uri());
+  const auto message = error_of([&] { (void)store->claim("a", long_ttl); });
+  CHECK(message == "store \"" + echo.uri() +
+                       "\": cannot claim a key: the server answered SET with something else "
+                       "than OK or nil; check that the address is a Redis server");
+}

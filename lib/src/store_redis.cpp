@@ -5,12 +5,14 @@
 #pragma GCC diagnostic pop
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -83,6 +85,17 @@ std::string_view reply_text(const redisReply& reply) {
   return std::string_view(reply.str, static_cast<std::size_t>(reply.len));
 }
 
+// True when the socket's two ends are the same address and port (a TCP self-connection).
+bool connected_to_itself(int fd) {
+  sockaddr_storage local{}, peer{};
+  socklen_t local_size = sizeof local, peer_size = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+    return false;
+  }
+  return local_size == peer_size && std::memcmp(&local, &peer, local_size) == 0;
+}
+
 class RedisStore final : public Store {
  public:
   RedisStore(RedisAddress address, std::optional<std::string> password, std::string uri,
@@ -117,7 +130,13 @@ class RedisStore final : public Store {
                               token.data(), token.size(), ttl_ms);
         },
         &retried);
-    if (reply->type == REDIS_REPLY_STATUS) return true;
+    // SET NX answers OK when it set the key and nil when the key exists; anything else is not
+    // an answer to it, and must not be taken for "claimed before" (a duplicate).
+    if (reply->type == REDIS_REPLY_STATUS && reply_text(*reply) == "OK") return true;
+    if (reply->type != REDIS_REPLY_NIL) {
+      fail("cannot claim a key", "the server answered SET with something else than OK or nil",
+           "check that the address is a Redis server");
+    }
     if (!retried) return false;
     const auto held = execute("cannot claim a key", [&](redisContext* context) {
       return redisCommand(context, "GET %b", name.data(), name.size());
@@ -160,6 +179,12 @@ class RedisStore final : public Store {
     Context context(redisConnectWithTimeout(address_.host.c_str(), address_.port, timeout_));
     if (!context) fail("cannot connect", "out of memory", connect_hint);
     if (context->err != 0) fail("cannot connect", context->errstr, connect_hint);
+    // While nothing listens on a local port in the ephemeral range, a connection to it can get
+    // that same port as its own and be connected to itself: every command would come back as
+    // its reply. Refused like a closed port.
+    if (connected_to_itself(context->fd)) {
+      fail("cannot connect", "Connection refused", connect_hint);
+    }
     if (redisSetTimeout(context.get(), timeout_) != REDIS_OK) {
       fail("cannot connect", context->errstr, connect_hint);
     }
@@ -185,6 +210,10 @@ class RedisStore final : public Store {
     Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PING")));
     if (!reply) fail("cannot connect", context->errstr, connect_hint);
     check(*reply, "cannot connect");
+    if (reply->type != REDIS_REPLY_STATUS || reply_text(*reply) != "PONG") {
+      fail("cannot connect", "the server did not answer PING with PONG",
+           "check that the address is a Redis server");
+    }
     return context;
   }
 
