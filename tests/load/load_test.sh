@@ -112,10 +112,15 @@ quiet_listen() {
   start_listen "$name" --secret-file "$work/secret" --quiet "$@"
 }
 
+# A free port below the kernel's ephemeral range: while Redis is down for the test, the
+# receiver's connection attempts take ephemeral ports, and one of them could hold Redis's port
+# when it starts again (or, before the store refused it, connect to itself).
 free_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  ((low > 12000)) || low=32768
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 20000))
+    port=$((10000 + RANDOM % (low - 10000)))
     if ! (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   fail "no free loopback port found"
@@ -222,6 +227,15 @@ redis)
   sleep $((seconds / 3))
   kill -9 "$redis_pid"
   wait "$redis_pid" 2>/dev/null || true
+  # Down means refusing connections: the outage phase below must not start while anything
+  # still answers on the port (a CI run once saw answers that needed a live Redis there).
+  for _ in $(seq 100); do
+    (: >"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null || break
+    sleep 0.1
+  done
+  if (: >"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then
+    fail "port $redis_port still accepts connections 10 s after kill -9 of redis-server ($redis_pid): $(ss -ltnp "sport = :$redis_port" 2>&1 | tail -n +2)"
+  fi
   step "Redis down: every delivery that needs a claim must be 503"
   seconds=3 load down --connections 4 --duration 2 --expect outage \
     || fail "with Redis down: a delivery acknowledged without a recorded claim (above)"
