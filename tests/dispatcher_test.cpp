@@ -105,8 +105,11 @@ TEST_CASE("on_any gets the verdict of an unknown event, with its raw name and Me
 TEST_CASE("dispatch returns false when no handler applies") {
   Recorder recorder;
   Dispatcher dispatcher;
+  CHECK(dispatcher.empty());
   CHECK_FALSE(dispatcher.dispatch(ok_verdict(sample_body("UserRegistered"))));
   dispatcher.on(Event::PasswordReset, recorder.record("password reset"));
+  CHECK_FALSE(dispatcher.empty());
+  CHECK_FALSE(Dispatcher().on_any(recorder.record("any")).empty());
   CHECK_FALSE(dispatcher.dispatch(ok_verdict(sample_body("UserRegistered"))));
   CHECK_FALSE(dispatcher.dispatch(ok_verdict(unknown_body)));
   CHECK(recorder.calls.empty());

@@ -109,7 +109,7 @@ class TempDir {
 };
 
 // A receiver serving on an ephemeral loopback port from a thread of its own, with the records
-// of every request it logged.
+// of every request it logged and the threads that logged them.
 class Running {
  public:
   explicit Running(ReceiverOptions options = {}, Dispatcher dispatcher = {}) {
@@ -117,6 +117,7 @@ class Running {
     options.on_request = [this](const RequestRecord& record) {
       const std::lock_guard lock(mutex_);
       records_.push_back(record);
+      threads_.push_back(std::this_thread::get_id());
       recorded_.notify_all();
     };
     receiver_ = std::make_unique<Receiver>(std::move(options), std::move(dispatcher));
@@ -130,6 +131,8 @@ class Running {
 
   int port() const { return port_; }
   Receiver& receiver() { return *receiver_; }
+  /// The thread that runs serve(), and with it the event loop.
+  std::thread::id serve_thread() const { return thread_.get_id(); }
 
   httplib::Client client() const {
     httplib::Client client("127.0.0.1", port_);
@@ -174,11 +177,18 @@ class Running {
     recorded_.wait_for(lock, 2s, [&] { return records_.size() >= count; });
     return records_;
   }
+  // The threads that logged the first `count` requests, in the same order.
+  std::vector<std::thread::id> threads(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    recorded_.wait_for(lock, 2s, [&] { return threads_.size() >= count; });
+    return threads_;
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable recorded_;
   std::vector<RequestRecord> records_;
+  std::vector<std::thread::id> threads_;
   std::unique_ptr<Receiver> receiver_;
   int port_ = 0;
   std::thread thread_;
@@ -1341,4 +1351,118 @@ TEST_CASE(
   without.verifier.secrets.emplace_back(secret);
   const CaptureRecovery none = Receiver(std::move(without)).capture_recovery();
   CHECK(none.recovered + none.removed == 0);
+}
+
+TEST_CASE("the event loop serves deliveries itself only when nothing on their way can wait") {
+  TempDir dir;
+  struct Case {
+    std::string name;
+    ReceiverOptions options;
+    Dispatcher dispatcher;
+    bool on_event_loop;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"memory store", with_store(), {}, true});
+  cases.push_back({"no store", with_store(nullptr), {}, true});
+  cases.push_back({"a store that may wait", with_store(std::make_shared<FlakyStore>()), {}, false});
+  cases.push_back({"a capture directory", with_store(), {}, false});
+  cases.back().options.capture_dir = dir.path() / "captures";
+  cases.push_back({"a handler", with_store(), {}, false});
+  cases.back().dispatcher.on_any([](const Verdict&) {});
+  for (Case& test : cases) {
+    CAPTURE(test.name);
+    Running running(std::move(test.options), std::move(test.dispatcher));
+    for (const std::string event : {"UserRegistered", "PasswordReset"}) {
+      REQUIRE(status_of(send_request(running.port(), raw_delivery(fresh(sample(event))), false)) ==
+              200);
+    }
+    // What is not a plain delivery arrived whole always goes to a worker.
+    REQUIRE(status_of(exchange(running.port(),
+                               "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == 200);
+    const auto threads = running.threads(3);
+    REQUIRE(threads.size() == 3);
+    CHECK((threads[0] == running.serve_thread()) == test.on_event_loop);
+    CHECK((threads[1] == running.serve_thread()) == test.on_event_loop);
+    CHECK(threads[2] != running.serve_thread());
+  }
+}
+
+TEST_CASE("a client that does not read its answers holds up no other client") {
+  ReceiverOptions options = with_store();
+  options.keep_alive_max_requests = 1'000'000;
+  options.write_timeout = 30s;  // were the event loop to wait for it, the other client would too
+  Running running(std::move(options));
+  const std::string request = raw_delivery(fresh(sample("UserRegistered")));
+
+  // The first client sends deliveries in batches that the receiver reads whole, so that the
+  // event loop serves them itself, and reads nothing until told to.
+  constexpr std::size_t batch_size = 8;
+  std::string batch;
+  for (std::size_t i = 0; i < batch_size; ++i) batch += request;
+  REQUIRE(batch.size() < 8192);  // the receiver reads 8 KiB at a time
+  const int reader_less = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ::setsockopt(reader_less, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(running.port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(reader_less, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  std::atomic<bool> stop{false}, finished{false};
+  std::atomic<std::size_t> sent{0};
+  std::thread sender([&] {
+    while (!stop) {
+      std::size_t done = 0;
+      while (done < batch.size()) {
+        const ssize_t n =
+            ::send(reader_less, batch.data() + done, batch.size() - done, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+      if (done < batch.size()) break;
+      sent += batch_size;
+      std::this_thread::sleep_for(1ms);  // the receiver reads the batch on its own
+    }
+    finished = true;
+  });
+  // Until the receiver has stopped reading it: its answers fill every buffer on the way.
+  std::size_t last = 0;
+  bool stuck = false;
+  for (int i = 0; i < 100 && !stuck; ++i) {
+    std::this_thread::sleep_for(300ms);
+    stuck = sent.load() == last && last > 0;
+    last = sent.load();
+  }
+  REQUIRE(stuck);
+
+  // Another client is answered at once all the same.
+  const auto start = Steady::now();
+  CHECK(status_of(send_request(running.port(), raw_delivery(fresh(sample("PasswordReset"))),
+                               false)) == 200);
+  CHECK(Steady::now() - start < 3s);
+
+  // Once the first client reads, it gets every answer: the first ok, the rest duplicates.
+  stop = true;
+  std::string text;
+  std::size_t answered = 0, duplicates = 0;
+  const auto deadline = Steady::now() + 30s;
+  while (!(finished && answered == sent.load()) && receive_more(reader_less, text, deadline)) {
+    for (std::size_t end; (end = text.find("\r\n\r\n")) != std::string::npos;) {
+      const std::string head = text.substr(0, end + 2);
+      const std::size_t size = end + 4 + std::stoull(header_of(head, "Content-Length"));
+      if (text.size() < size) break;
+      ++answered;
+      if (status_of(head) == 200 && header_of(head, "X-Tykhook-Verdict") == "duplicate") {
+        ++duplicates;
+      }
+      text.erase(0, size);
+    }
+  }
+  sender.join();
+  CHECK(answered == sent.load());
+  CHECK(duplicates + 1 == answered);
+  CHECK(text.empty());
+  ::shutdown(reader_less, SHUT_WR);
+  CHECK(read_until_closed(reader_less, 5s).empty());
+  ::close(reader_less);
 }

@@ -365,7 +365,9 @@ TEST_CASE("a ttl that is not positive is a programming error") {
   }
 }
 
-TEST_CASE("size counts the live keys where that is cheap, and durable says who survives a crash") {
+TEST_CASE(
+    "size counts the live keys where that is cheap, durable says who survives a crash, and "
+    "never_waits who never waits") {
   const TempDir dir(fast_directory());
   for (const auto& [name, store] : stores_under_test(dir)) {
     CAPTURE(name);
@@ -380,6 +382,8 @@ TEST_CASE("size counts the live keys where that is cheap, and durable says who s
       CHECK(size == std::optional<std::size_t>(2));
     }
     CHECK(store->durable() == (name == "sqlite"));
+    // Only the memory store is served on the receiver's event loop.
+    CHECK(store->never_waits() == (name == "memory"));
   }
 }
 

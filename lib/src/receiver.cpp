@@ -63,6 +63,8 @@ constexpr std::size_t linger_bytes = 1024 * 1024;
 constexpr milliseconds hold{2};
 // Response bytes gathered before they are sent (Connection::write): more are sent at once.
 constexpr std::size_t max_output = 64 * 1024;
+// How often the event loop closes the parked connections whose time is up, at most.
+constexpr milliseconds expiry_tick{10};
 
 bool iequals(std::string_view a, std::string_view b) { return header_name_equals(a, b); }
 
@@ -145,6 +147,8 @@ class Service {
   void expire_parked(bool all_kept_alive);
   void worker_loop();
   bool serve_requests(Connection& connection);
+  bool serve_inline(Connection& connection);
+  bool end_request(Connection& connection, bool answered, bool client_closes, bool last);
   bool serve_directly(Connection& connection);
   void write_directly(Connection& connection, const httplib::Request& req, httplib::Response& res);
   bool nobody_waiting();
@@ -180,6 +184,9 @@ class Service {
   Engine engine;
   std::function<void(httplib::Request&)> setup_request;
   std::string keep_alive_value;  // the engine's Keep-Alive response header
+  // Nothing on a delivery's way waits (a store that never waits, no capture directory, no
+  // handler): the event loop serves plain deliveries itself rather than wake a worker for each.
+  bool serves_inline = false;
 
   int listen_fd = -1;
   int bound_port = 0;
@@ -235,7 +242,7 @@ class Connection final : public httplib::Stream {
   bool head_too_large = false;
   bool timed_out = false;
   bool written = false;       // the engine wrote a response
-  bool close_after = false;   // the request left input unread: close after the response
+  bool close_after = false;   // the request left input unread, or the client is gone: close
   bool last_request = false;  // the engine was told to close after this request
   enum class Framing { none, length, chunked } framing = Framing::none;
   std::size_t content_length = 0;
@@ -244,6 +251,15 @@ class Connection final : public httplib::Stream {
   std::size_t served = 0;                   // requests answered on it
   SteadyClock::time_point idle_deadline{};  // parked until then at most
   bool registered = false;                  // known to the event loop's epoll
+  // The event loop serves it (Service::serve_inline), which must never wait: write() gathers
+  // the whole response, and send_now() sends what the socket takes.
+  bool on_event_loop = false;
+  // What the event loop left for a worker to do before the connection's next request.
+  enum class Pending {
+    none,
+    send,   // the rest of a response that the client did not take at once; then finish it
+    close,  // close it (closing may linger, reading what the client still sends)
+  } pending = Pending::none;
 
   int descriptor() const { return fd_; }
   /// True when a further request is already buffered (pipelined behind the last one).
@@ -362,12 +378,33 @@ class Connection final : public httplib::Stream {
   // together by flush(), in one segment rather than two.
   ssize_t write(const char* ptr, size_t size) override {
     output_.append(ptr, size);
-    if (output_.size() >= max_output && !flush()) return -1;
+    if (output_.size() >= max_output && !on_event_loop && !flush()) return -1;
     return static_cast<ssize_t>(size);
   }
 
-  /// Sends what write() gathered; false when the client is gone or the write timeout passed.
+  /// Sends what write() gathered, waiting up to the write timeout for the client to read;
+  /// false when the client is gone or the timeout passed (the response is then not written,
+  /// and the connection closes).
   bool flush() {
+    for (;;) {
+      switch (send_now()) {
+        case Sent::all:
+          return true;
+        case Sent::failed:
+          return false;
+        case Sent::partly:
+          if (!is_writable()) {
+            drop_output();
+            return false;
+          }
+      }
+    }
+  }
+
+  enum class Sent { all, partly, failed };
+  /// Sends what write() gathered and the socket takes without waiting; `partly` keeps the rest
+  /// for the next call, `failed` (the client is gone) drops it as flush() does.
+  Sent send_now() {
     std::size_t sent = 0;
     while (sent < output_.size()) {
       const ssize_t n =
@@ -377,13 +414,15 @@ class Connection final : public httplib::Stream {
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if ((n < 0 && errno != EAGAIN) || !is_writable()) {
-        output_.clear();
-        return false;
+      if (n < 0 && errno == EAGAIN) {
+        output_.erase(0, sent);
+        return Sent::partly;
       }
+      drop_output();
+      return Sent::failed;
     }
     output_.clear();
-    return true;
+    return Sent::all;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -418,6 +457,13 @@ class Connection final : public httplib::Stream {
   }
 
   std::size_t buffered() const { return end_ - begin_; }
+
+  // The response cannot be sent: it counts as not written, and the connection closes.
+  void drop_output() {
+    output_.clear();
+    written = false;
+    close_after = true;
+  }
 
   void set_head(Parsed<Head> parsed) {
     reading_head = false;
@@ -502,6 +548,8 @@ Service::Service(ReceiverOptions opts, Dispatcher handlers)
   if (!options.capture_dir.empty()) {
     captures = std::make_unique<detail::CaptureWriter>(options.capture_dir);
   }
+  serves_inline = !captures && dispatcher.empty() &&
+                  (!options.verifier.store || options.verifier.store->never_waits());
   if (options.required_header) {
     // Headers arrive trimmed of surrounding white space; so is the value they are held to.
     options.required_header->value = std::string(trim(options.required_header->value));
@@ -1099,6 +1147,7 @@ void Service::event_loop() {
   watch(listen_fd, &listen_fd);
   watch(stop_fd, &stop_fd);
   bool stop_seen = false;
+  SteadyClock::time_point next_expiry{};
   for (;;) {
     std::array<epoll_event, 64> events{};
     // Parked connections expire on this tick; while stopping, the loop ends on it.
@@ -1113,15 +1162,21 @@ void Service::event_loop() {
         stop_seen = true;
       } else {
         auto* connection = static_cast<Connection*>(marker);
-        const std::lock_guard lock(mutex);
-        if (parked.erase(connection) == 1) {
-          ready.push_back(connection);
-          work_ready.notify_one();
+        {
+          const std::lock_guard lock(mutex);
+          if (parked.erase(connection) == 0) continue;
         }
+        if (serves_inline && serve_inline(*connection)) continue;
+        const std::lock_guard lock(mutex);
+        ready.push_back(connection);
+        work_ready.notify_one();
       }
     }
     // While stopping, idle kept-alive connections close; new ones get their grace.
-    expire_parked(stop_seen);
+    if (const auto now = SteadyClock::now(); count == 0 || now >= next_expiry) {
+      expire_parked(stop_seen);
+      next_expiry = now + expiry_tick;
+    }
     const std::lock_guard lock(mutex);
     if (stop_seen && open_connections == 0) return;
     if (!accepting && !stop_seen && SteadyClock::now() >= accept_again_at) {
@@ -1211,6 +1266,12 @@ void Service::write_directly(Connection& connection, const httplib::Request& req
   on_written(req, res);
 }
 
+// What a failure while writing a response leaves: the engine catches what routing throws.
+void failed_writing(Connection& connection, const std::exception& failure) {
+  connection.record.error = std::string("internal error: ") + failure.what();
+  connection.close_after = true;
+}
+
 bool Service::serve_requests(Connection& connection) {
   for (;;) {
     const bool last = connection.served + 1 >= options.keep_alive_max_requests || stopping.load();
@@ -1221,20 +1282,59 @@ bool Service::serve_requests(Connection& connection) {
       answered = (!last && serve_directly(connection)) ||
                  engine.process_request(connection, last, client_closes, setup_request);
     } catch (const std::exception& failure) {
-      // The engine catches what routing throws; this is a failure while writing.
-      connection.record.error = std::string("internal error: ") + failure.what();
-      connection.close_after = true;
+      failed_writing(connection, failure);
     }
-    if (!connection.flush()) {
-      connection.written = false;
-      connection.close_after = true;
-    }
-    finish(connection);
-    ++connection.served;
-    if (!answered || client_closes || last || connection.close_after) return false;
+    if (!end_request(connection, answered, client_closes, last)) return false;
     // A request sent right behind the last one is already read: epoll would not report it.
     if (!connection.has_buffered_input()) return true;
   }
+}
+
+/// Ends the request just answered on `connection`: sends the rest of its response, counts and
+/// logs it. Returns whether the connection stays open for another request.
+bool Service::end_request(Connection& connection, bool answered, bool client_closes, bool last) {
+  connection.flush();
+  finish(connection);
+  ++connection.served;
+  return answered && !client_closes && !last && !connection.close_after;
+}
+
+/// Serves on the event loop's thread (serves_inline) the plain deliveries that have arrived
+/// whole on `connection`, never waiting, then parks it. Returns false when a worker must take
+/// the connection: its next request is not a plain delivery that has arrived whole, or is its
+/// last; or `pending` says what is left to do (a response the client did not take at once, or
+/// closing it).
+bool Service::serve_inline(Connection& connection) {
+  current_connection = &connection;
+  connection.on_event_loop = true;
+  bool handled = false;
+  for (;;) {
+    if (connection.served + 1 >= options.keep_alive_max_requests || stopping.load()) break;
+    connection.begin_request(false);
+    bool answered = false;
+    try {
+      if (!serve_directly(connection)) break;
+      answered = true;
+    } catch (const std::exception& failure) {
+      failed_writing(connection, failure);
+    }
+    if (connection.send_now() == Connection::Sent::partly) {
+      connection.pending = Connection::Pending::send;
+      break;
+    }
+    if (!end_request(connection, answered, false, false)) {
+      connection.pending = Connection::Pending::close;
+      break;
+    }
+    if (!connection.has_buffered_input()) {
+      handled = true;
+      break;
+    }
+  }
+  connection.on_event_loop = false;
+  current_connection = nullptr;
+  if (handled) park(&connection);
+  return handled;
 }
 
 bool Service::nobody_waiting() {
@@ -1253,7 +1353,18 @@ void Service::worker_loop() {
       ready.pop_front();
     }
     current_connection = connection;
-    bool keep = serve_requests(*connection);
+    bool keep = false;
+    switch (std::exchange(connection->pending, Connection::Pending::none)) {
+      case Connection::Pending::none:
+        keep = serve_requests(*connection);
+        break;
+      case Connection::Pending::send:
+        keep = end_request(*connection, true, false, false) &&
+               (!connection->has_buffered_input() || serve_requests(*connection));
+        break;
+      case Connection::Pending::close:
+        break;
+    }
     // A kept-alive client mostly sends its next request as soon as it has the answer: while no
     // other connection waits for a worker, wait a moment for it here rather than park it and
     // have the event loop hand it back.

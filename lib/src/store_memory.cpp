@@ -57,6 +57,7 @@ class MemoryStore final : public Store {
   }
 
   bool durable() const override { return false; }
+  bool never_waits() const override { return true; }
 
  private:
   // The index's values view the map's keys: nodes of an unordered_map never move.

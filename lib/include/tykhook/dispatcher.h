@@ -40,6 +40,9 @@ class Dispatcher {
   /// not fit its struct, and whatever the handler throws.
   bool dispatch(const Verdict& verdict) const;
 
+  /// True when no handler is registered: dispatch() then calls nothing.
+  [[nodiscard]] bool empty() const { return handlers_.empty() && !any_; }
+
  private:
   std::map<Event, AnyHandler> handlers_;
   AnyHandler any_;

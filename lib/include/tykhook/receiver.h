@@ -54,7 +54,11 @@ struct ReceiverOptions {
   /// A header that every delivery must carry with exactly this value (compared in constant
   /// time); HEAD and GET requests are exempt. A delivery without it: 401, verdict "rejected".
   std::optional<Header> required_header;
-  std::size_t threads = 8;  ///< worker threads: requests served at once
+  /// Worker threads: requests served at once. When nothing on a delivery's way can wait (a
+  /// store whose never_waits() is true, or none; no capture directory; a dispatcher without
+  /// handlers), the event loop's thread serves every delivery that has arrived whole itself,
+  /// and the workers serve the rest (HEAD, GET, bodies in parts, slow clients).
+  std::size_t threads = 8;
   /// Open connections at most, idle ones included (they hold no thread). When full, the
   /// kept-alive connection idle the longest is closed; failing that, new ones wait.
   std::size_t max_connections = 1024;
@@ -68,8 +72,9 @@ struct ReceiverOptions {
   std::size_t max_header_bytes = 16 * 1024;   ///< request line and headers together, at most
   std::size_t max_headers = 64;               ///< header lines per request, at most
 
-  /// Called once per request after its response was written, from several worker threads at
-  /// once (a logger, for example); what it throws is ignored.
+  /// Called once per request after its response was written, from several threads at once,
+  /// the event loop's among them (a logger, for example): it must not wait long, or it holds
+  /// up other connections. What it throws is ignored.
   std::function<void(const RequestRecord&)> on_request;
 };
 

@@ -22,6 +22,10 @@ class Store {
   [[nodiscard]] virtual std::optional<std::size_t> size() const = 0;
   /// Whether a claim that returned true survives a crash of this process.
   [[nodiscard]] virtual bool durable() const = 0;
+  /// Whether claim and release always return without waiting on a disk, a network or another
+  /// process (an in-memory store). The receiver then serves deliveries on its event loop's
+  /// thread, without handing them to a worker. The default, false, is always safe.
+  [[nodiscard]] virtual bool never_waits() const { return false; }
 };
 
 /// Settings of open_store that a URI does not carry; the defaults suit the receiver.
