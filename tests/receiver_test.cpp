@@ -1466,3 +1466,22 @@ TEST_CASE("a client that does not read its answers holds up no other client") {
   CHECK(read_until_closed(reader_less, 5s).empty());
   ::close(reader_less);
 }
+
+TEST_CASE("handlers get their Message even when the options say not to keep it") {
+  ReceiverOptions options = with_store();
+  options.verifier.keep_message = false;
+  std::mutex mutex;
+  std::string email;
+  Dispatcher handlers;
+  handlers.on<Event::UserRegistered>([&](const UserMessage& user, const Verdict&) {
+    const std::lock_guard lock(mutex);
+    email = user.email;
+  });
+  Running running(std::move(options), std::move(handlers));
+  const std::string response =
+      send_request(running.port(), raw_delivery(fresh(sample("UserRegistered"))), false);
+  CHECK(status_of(response) == 200);
+  CHECK(header_of(response, "X-Tykhook-Verdict") == "ok");
+  const std::lock_guard lock(mutex);
+  CHECK(email == "developer@user.com");
+}

@@ -311,17 +311,19 @@ bool admits(const Rule& rule, element value, element_type type) {
 
 // Builds the nlohmann value of the Message as nlohmann's own parser would have (a non-negative
 // integer is number_unsigned, a negative one number_integer) and runs the plan over it on the
-// way, in one walk. Fails on a repeated name in an object, on an array or object deeper than
-// max_json_depth, and on any value that the plan does not pass.
+// way, in one walk; or, without a value to build into, only runs the plan. Fails on a repeated
+// name in an object, on an array or object deeper than max_json_depth, and on any value that
+// the plan does not pass.
 class MessageBuilder {
  public:
   explicit MessageBuilder(const Plan* plan) : plan_(plan) {}
 
   bool saw_zero = false;  // an integer 0, which may have been written "-0"
 
-  // Builds `value`, at `depth`, into `out`. `rule` is the plan's rule for it, or nullptr when
-  // nothing constrains it (no schema stage, or a member that the schema does not name).
-  bool build(element value, json& out, std::size_t depth, const Rule* rule) {
+  // Builds `value`, at `depth`, into `*out` (nullptr: checks it only). `rule` is the plan's rule
+  // for it, or nullptr when nothing constrains it (no schema stage, or a member that the schema
+  // does not name).
+  bool build(element value, json* out, std::size_t depth, const Rule* rule) {
     const element_type type = value.type();
     if (rule != nullptr && !admits(*rule, value, type)) return false;
     switch (type) {
@@ -329,12 +331,16 @@ class MessageBuilder {
         if (depth > max_json_depth) return false;
         const Rule* item_rule =
             rule != nullptr && rule->items ? &plan_->rules[*rule->items] : nullptr;
-        out = json(json::value_t::array);
-        auto& items = out.get_ref<json::array_t&>();
         const auto array = array_of(value);
-        items.reserve(array.size());
+        json::array_t* items = nullptr;
+        if (out != nullptr) {
+          *out = json(json::value_t::array);
+          items = &out->get_ref<json::array_t&>();
+          items->reserve(array.size());
+        }
         for (const element item : array) {
-          if (!build(item, items.emplace_back(), depth + 1, item_rule)) return false;
+          json* into = items != nullptr ? &items->emplace_back() : nullptr;
+          if (!build(item, into, depth + 1, item_rule)) return false;
         }
         return true;
       }
@@ -342,9 +348,15 @@ class MessageBuilder {
         if (depth > max_json_depth) return false;
         const bool named = rule != nullptr && !rule->properties.empty();
         std::uint64_t seen = 0;
-        out = json(json::value_t::object);
-        auto& members = out.get_ref<json::object_t&>();
-        for (const auto field : object_of(value)) {
+        const auto object = object_of(value);
+        json::object_t* members = nullptr;
+        if (out != nullptr) {
+          *out = json(json::value_t::object);
+          members = &out->get_ref<json::object_t&>();
+        } else if (!names_unique(object)) {
+          return false;
+        }
+        for (const auto field : object) {
           const Rule* member_rule = nullptr;
           for (std::size_t i = 0; named && i < rule->properties.size(); ++i) {
             if (!same_name(rule->properties[i].name, field.key)) continue;
@@ -352,35 +364,42 @@ class MessageBuilder {
             seen |= std::uint64_t{1} << i;
             break;
           }
-          const auto [at, inserted] = members.try_emplace(std::string(field.key));
-          if (!inserted || !build(field.value, at->second, depth + 1, member_rule)) return false;
+          json* into = nullptr;
+          if (members != nullptr) {
+            const auto [at, inserted] = members->try_emplace(std::string(field.key));
+            if (!inserted) return false;
+            into = &at->second;
+          }
+          if (!build(field.value, into, depth + 1, member_rule)) return false;
         }
         return !named || (seen & rule->required) == rule->required;
       }
       case element_type::INT64: {
         const std::int64_t number = value.get_int64().value_unsafe();
-        if (number >= 0) {
-          saw_zero = saw_zero || number == 0;
-          out = static_cast<std::uint64_t>(number);
-        } else {
-          out = number;
+        saw_zero = saw_zero || number == 0;
+        if (out != nullptr) {
+          if (number >= 0) {
+            *out = static_cast<std::uint64_t>(number);
+          } else {
+            *out = number;
+          }
         }
         return true;
       }
       case element_type::UINT64:
-        out = value.get_uint64().value_unsafe();
+        if (out != nullptr) *out = value.get_uint64().value_unsafe();
         return true;
       case element_type::DOUBLE:
-        out = value.get_double().value_unsafe();
+        if (out != nullptr) *out = value.get_double().value_unsafe();
         return true;
       case element_type::STRING:
-        out = std::string(value.get_string().value_unsafe());
+        if (out != nullptr) *out = std::string(value.get_string().value_unsafe());
         return true;
       case element_type::BOOL:
-        out = value.get_bool().value_unsafe();
+        if (out != nullptr) *out = value.get_bool().value_unsafe();
         return true;
       case element_type::NULL_VALUE:
-        out = nullptr;
+        if (out != nullptr) *out = nullptr;
         return true;
     }
     return false;
@@ -435,7 +454,7 @@ struct FastChecker::Impl {
   // The plan of `event`, or nullptr when it has none. Throws what compiling it throws (no
   // memory, a broken embedded schema); the next call then tries again.
   const Plan* plan_of(Event event) const;
-  std::optional<Verdict> check(std::string_view body) const;
+  std::optional<Verdict> check(std::string_view body, bool keep_message) const;
 };
 
 FastChecker::FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events)
@@ -462,17 +481,17 @@ bool FastChecker::planned(Event event) const {
   }
 }
 
-std::optional<Verdict> FastChecker::check(std::string_view body) const {
+std::optional<Verdict> FastChecker::check(std::string_view body, bool keep_message) const {
   if (body.size() > max_fast_body) return std::nullopt;
   // Whatever goes wrong here (no memory), the slow path answers.
   try {
-    return impl_->check(body);
+    return impl_->check(body, keep_message);
   } catch (...) {
     return std::nullopt;
   }
 }
 
-std::optional<Verdict> FastChecker::Impl::check(std::string_view body) const {
+std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep_message) const {
   simdjson::dom::parser* parser = thread_parser();
   if (parser == nullptr) return std::nullopt;
   // simdjson reads past the end of its input, so it copies the body into a padded buffer of
@@ -520,7 +539,7 @@ std::optional<Verdict> FastChecker::Impl::check(std::string_view body) const {
 
   MessageBuilder builder(plan);
   json message;
-  if (!builder.build(*message_value, message, member_depth,
+  if (!builder.build(*message_value, keep_message ? &message : nullptr, member_depth,
                      plan == nullptr ? nullptr : &plan->rules.front())) {
     return std::nullopt;
   }

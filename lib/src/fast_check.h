@@ -31,8 +31,9 @@ class FastChecker {
   ///@}
 
   /// Returns the verdict of check_body(body, schemas, allow_unknown_events) when that verdict is
-  /// ok (with an equal envelope), or nullopt when the fast path declines. Never throws.
-  [[nodiscard]] std::optional<Verdict> check(std::string_view body) const;
+  /// ok (with an equal envelope; its message null unless `keep_message`), or nullopt when the
+  /// fast path declines (the same bodies either way). Never throws.
+  [[nodiscard]] std::optional<Verdict> check(std::string_view body, bool keep_message = true) const;
 
   /// True when bodies of `event` can pass the fast path: no schema stage, or a plan was
   /// compiled from its schema (compiling it now if no body has). Never throws.

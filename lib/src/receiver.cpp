@@ -511,7 +511,9 @@ class Connection final : public httplib::Stream {
 
 // ---- the receiver -----------------------------------------------------------------------------
 
-VerifierOptions checked(const ReceiverOptions& options) {
+// The verifier's options, once the receiver's are checked. Message is kept only for handlers:
+// nothing else of the receiver's reads it.
+VerifierOptions checked(const ReceiverOptions& options, const Dispatcher& dispatcher) {
   const auto positive = [](auto value, std::string_view name) {
     if (value <= decltype(value){}) {
       throw std::invalid_argument("tykhook::Receiver: " + std::string(name) +
@@ -540,11 +542,15 @@ VerifierOptions checked(const ReceiverOptions& options) {
           "tykhook::Receiver: the required header's value is empty; give a value");
     }
   }
-  return options.verifier;
+  VerifierOptions verifier = options.verifier;
+  verifier.keep_message = !dispatcher.empty();
+  return verifier;
 }
 
 Service::Service(ReceiverOptions opts, Dispatcher handlers)
-    : options(std::move(opts)), dispatcher(std::move(handlers)), verifier(checked(options)) {
+    : options(std::move(opts)),
+      dispatcher(std::move(handlers)),
+      verifier(checked(options, dispatcher)) {
   if (!options.capture_dir.empty()) {
     captures = std::make_unique<detail::CaptureWriter>(options.capture_dir);
   }

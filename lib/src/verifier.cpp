@@ -216,10 +216,11 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
 
   // The fast path answers ok for most deliveries; whatever it declines, check_body decides and
   // words. The two agree on every ok (tests/fast_check_test.cpp).
-  std::optional<Verdict> fast = impl_->fast.check(request.body);
+  std::optional<Verdict> fast = impl_->fast.check(request.body, options.keep_message);
   Verdict checked =
       fast ? std::move(*fast)
            : check_body(request.body, options.schemas.get(), options.allow_unknown_events);
+  if (!options.keep_message && checked.envelope) checked.envelope->message = nullptr;
   checked.secret_index = verdict.secret_index;
   checked.idempotency_key = std::move(verdict.idempotency_key);
   verdict = std::move(checked);

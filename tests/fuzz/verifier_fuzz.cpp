@@ -47,6 +47,9 @@ constexpr unsigned small_body_bit = 8;
 struct Setup {
   std::shared_ptr<tykhook::Store> store;
   std::unique_ptr<tykhook::Verifier> verifier;
+  // The same options without keep_message, with a store of its own.
+  std::shared_ptr<tykhook::Store> lean_store;
+  std::unique_ptr<tykhook::Verifier> lean;
 };
 
 // One verifier per combination of the option bits, each with its own store, made once.
@@ -63,7 +66,11 @@ const Setup& setup_for(unsigned options) {
       verifier_options.allow_unknown_events = (bits & allow_unknown_bit) != 0;
       all[i].store = tykhook::open_store("memory:");
       verifier_options.store = all[i].store;
-      all[i].verifier = std::make_unique<tykhook::Verifier>(std::move(verifier_options));
+      all[i].verifier = std::make_unique<tykhook::Verifier>(verifier_options);
+      all[i].lean_store = tykhook::open_store("memory:");
+      verifier_options.store = all[i].lean_store;
+      verifier_options.keep_message = false;
+      all[i].lean = std::make_unique<tykhook::Verifier>(std::move(verifier_options));
     }
     return all;
   }();
@@ -103,6 +110,11 @@ void require_verdict(const Verdict& verdict, const tykhook::Request& request) {
 VerdictKind verify(const Setup& setup, const tykhook::Request& request) {
   const Verdict verdict = setup.verifier->verify(request, now);
   require_verdict(verdict, request);
+  const Verdict lean = setup.lean->verify(request, now);
+  require(lean.kind == verdict.kind && lean.errors == verdict.errors,
+          "without keep_message, the same verdict");
+  require(!lean.envelope || lean.envelope->message.is_null(), "without keep_message, no Message");
+  if (lean.ok()) setup.lean_store->release(lean.idempotency_key);
   if (!verdict.ok()) return verdict.kind;
   const Verdict again = setup.verifier->verify(request, now);
   require_verdict(again, request);

@@ -77,6 +77,10 @@ struct VerifierOptions {
   /// The idempotency stage; nullptr skips it.
   std::shared_ptr<Store> store;
   std::chrono::milliseconds store_ttl = default_store_ttl;  ///< how long a claim is remembered
+  /// Whether a verdict's envelope keeps Message. False leaves `envelope->message` null in every
+  /// verdict (Message is still checked against its schema, just not kept): less work per
+  /// delivery, for callers that need the verdict only. A Dispatcher needs it.
+  bool keep_message = true;
 };
 
 /// The verification pipeline: Request -> Verdict, in DESIGN.md's order. Thread-safe.
