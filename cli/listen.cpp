@@ -69,16 +69,7 @@ std::string milliseconds_text(std::chrono::microseconds duration) {
 }
 
 // The time of a log line in UTC with milliseconds, at a fixed width so that lines align.
-std::string time_text(TimePoint time) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(time);
-  std::string text = format_rfc3339(seconds);  // "2024-04-24T15:26:04Z"
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03d",
-                static_cast<int>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count()));
-  text.insert(text.size() - 1, millis);
-  return text;
-}
+std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
 
 /// After the first line: the capture files that an interrupted run left unfinished and that
 /// the receiver recovered or removed when it started, when there were any.

@@ -1296,6 +1296,47 @@ std::pair<std::string, std::string> capture_of(std::string_view event) {
 
 }  // namespace
 
+TEST_CASE("a capture file's name holds its arrival time at both ends of the range") {
+  const std::string key(64, 'a');
+  CHECK(detail::capture_file_name(TimePoint::min(), key) ==
+        "00010101T000000.000000000Z-" + key + ".json");
+  CHECK(detail::capture_file_name(TimePoint::max(), key) ==
+        "22620411T234716.854775807Z-" + key + ".json");
+  CHECK(detail::capture_file_name(TimePoint(std::chrono::nanoseconds(-1)), key) ==
+        "19691231T235959.999999999Z-" + key + ".json");
+  CHECK(detail::capture_file_name(*parse_rfc3339("2024-04-24T15:26:04.329Z"), key) ==
+        "20240424T152604.329000000Z-" + key + ".json");
+}
+
+TEST_CASE("a leftover's age is told for any time its file system holds (fuzz: verifier)") {
+  // Converting such a file time to nanoseconds since the epoch overflowed; the one far in the
+  // future is not settled (left), the one far in the past is (recovered).
+  TempDir dir;
+  const auto [future, future_name] = capture_of("UserRegistered");
+  const fs::path future_path = leave(dir.path(), "." + future_name + ".tmp", future);
+  const auto [past, past_name] = capture_of("PasswordReset");
+  const fs::path past_path = leave(dir.path(), "." + past_name + ".tmp", past);
+  const auto set_time = [](const fs::path& path, time_t seconds) {
+    const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  set_time(future_path, 13'569'465'600);  // 2400-01-01
+  set_time(past_path, -2'147'483'648);    // 1901-12-13, the earliest ext4 holds
+  struct stat status {};
+  REQUIRE(::stat(future_path.c_str(), &status) == 0);
+  CAPTURE(status.st_mtim.tv_sec);
+  REQUIRE(status.st_mtim.tv_sec > 9'223'372'036);  // past 2262 on this file system
+
+  ReceiverOptions options = with_store();
+  options.verifier.secrets.emplace_back(secret);
+  options.capture_dir = dir.path();
+  const CaptureRecovery found = Receiver(std::move(options)).capture_recovery();
+  CHECK(found.recovered == 1);
+  CHECK(found.removed == 0);
+  CHECK(fs::exists(future_path));
+  CHECK(read_file(dir.path() / past_name) == past);
+}
+
 TEST_CASE(
     "a receiver names the whole captures that an interrupted run left, and removes the "
     "incomplete ones") {

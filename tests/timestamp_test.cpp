@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,9 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
+using tykhook::format_duration;
 using tykhook::format_rfc3339;
+using tykhook::nanoseconds_between;
 using tykhook::parse_duration;
 using tykhook::parse_rfc3339;
 using tykhook::TimePoint;
@@ -234,6 +237,22 @@ TEST_CASE("formatting gives Go's RFC3339Nano in UTC and round-trips UTC inputs")
   CHECK(format_rfc3339(at_ns(-1)) == "1969-12-31T23:59:59.999999999Z");
 }
 
+TEST_CASE("formatting with a fixed number of fraction digits cuts, pads, and spans the range") {
+  const TimePoint t = at_ns(1'713'972'364'329'072'196);
+  CHECK(format_rfc3339(t, 0) == "2024-04-24T15:26:04Z");
+  CHECK(format_rfc3339(t, 3) == "2024-04-24T15:26:04.329Z");
+  CHECK(format_rfc3339(t, 9) == "2024-04-24T15:26:04.329072196Z");
+  CHECK(format_rfc3339(at_ns(1'713'972'364'000'000'000), 3) == "2024-04-24T15:26:04.000Z");
+  CHECK(format_rfc3339(TimePoint::min(), 3) == "0001-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(TimePoint::max(), 3) == "2262-04-11T23:47:16.854Z");
+  CHECK(format_rfc3339(at_ns(ns_min + 1), 9) == "1677-09-21T00:12:43.145224193Z");
+  CHECK(format_rfc3339(at_ns(-1), 3) == "1969-12-31T23:59:59.999Z");
+  CHECK_THROWS_WITH_AS(format_rfc3339(t, 10),
+                       "tykhook::format_rfc3339: fraction_digits 10 is not in 0 to 9",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(format_rfc3339(t, -1), std::invalid_argument);
+}
+
 TEST_CASE("a time exactly at the tolerance passes and one nanosecond more is stale") {
   const TimePoint now = at_ns(1'713'972'364'329'072'196);
   const nanoseconds tolerance = minutes(5);
@@ -285,6 +304,63 @@ TEST_CASE("the tolerance check does not overflow at min() and max()") {
   for (const auto& c : cases) {
     CAPTURE(c.name);
     CHECK(within_tolerance(c.t, c.now, c.tolerance) == c.within);
+  }
+}
+
+TEST_CASE("the distance between two times is exact across the whole range (fuzz: verifier)") {
+  const TimePoint min = TimePoint::min();
+  const TimePoint max = TimePoint::max();
+  constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
+  constexpr auto u_max = static_cast<std::uint64_t>(ns_max);
+  const struct {
+    std::string_view name;
+    TimePoint a;
+    TimePoint b;
+    std::uint64_t want;
+  } cases[] = {
+      {"min() to max()", min, max, u64_max},
+      {"max() to min()", max, min, u64_max},
+      {"min() to 0", min, at_ns(0), u_max + 1},
+      {"0 to max()", at_ns(0), max, u_max},
+      {"min() to -1", min, at_ns(-1), u_max},
+      {"same instant", at_ns(7), at_ns(7), 0},
+      {"one ns apart", at_ns(-1), at_ns(0), 1},
+      // The input CI's fuzzing found: a Timestamp in 1694 against a now in 2024 are further
+      // apart than a signed 64-bit count of nanoseconds holds.
+      {"1694 to 2024", at_ns(-8'699'995'265'917'963'000), at_ns(1'713'972'364'000'000'000),
+       10'413'967'629'917'963'000u},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    CHECK(nanoseconds_between(c.a, c.b) == c.want);
+  }
+}
+
+TEST_CASE("lengths of time read as the two largest units, or exactly when asked") {
+  const struct {
+    std::uint64_t ns;
+    int units;
+    std::string_view want;
+  } cases[] = {
+      {0, 2, "0s"},
+      {999'999, 2, "under 1ms"},
+      {1'000'000, 2, "1ms"},
+      {250'000'000, 2, "250ms"},
+      {5'000'000'000, 2, "5s"},
+      {5'250'000'000, 2, "5s 250ms"},
+      {(22 * 60 + 58) * 1'000'000'000ull, 2, "22m 58s"},
+      {3 * 86'400'000'000'000ull, 2, "3d"},
+      {(3 * 86'400 + 4 * 3'600 + 59) * 1'000'000'000ull, 2, "3d 4h"},
+      {(3'600 + 5) * 1'000'000'000ull, 2, "1h"},
+      {(3'600 + 5) * 1'000'000'000ull, 5, "1h 5s"},
+      {(86'400 + 1) * 1'000'000'000ull + 1'000'000, 5, "1d 1s 1ms"},
+      {300'000'000'000, 1, "5m"},
+      {std::numeric_limits<std::uint64_t>::max(), 2, "213503d 23h"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.ns);
+    CAPTURE(c.units);
+    CHECK(format_duration(c.ns, c.units) == c.want);
   }
 }
 

@@ -242,6 +242,65 @@ TEST_CASE("the tolerance is strict at its bound, in the past and in the future")
   }
 }
 
+TEST_CASE(
+    "a Timestamp or a now anywhere in the range is stale with its distance (fuzz: verifier)") {
+  const auto verifier = make_verifier({.tolerance = 5min});
+  const auto body_at = [](std::string_view timestamp) {
+    return R"({"Event":"ApplicationRegistered","Message":{"ID":1,"Name":"New App","UserID":1,)"
+           R"("CreatedAt":"2024-04-18T13:29:23.738726+02:00"},"Timestamp":")" +
+           std::string(timestamp) + "\"}";
+  };
+  const TimePoint now = *parse_rfc3339("2024-04-24T15:26:04Z");
+  const struct {
+    std::string_view name;
+    std::string_view timestamp;
+    TimePoint now;
+    std::string_view distance;
+  } cases[] = {
+      // The input CI's fuzzing found: 1694 to 2024 overflowed a signed subtraction.
+      {"1694 against 2024", "1694-04-22T16:38:54.082037+02:00", now,
+       " is 120532d before now, over"},
+      {"the first time held exactly", "1677-09-21T00:12:43.145224193Z", now,
+       " is 126589d 15h before now, over"},
+      {"the last time held exactly", "2262-04-11T23:47:16.854775806Z", now,
+       " is 86914d 8h after now, over"},
+      {"Go's zero time (saturated)", "0001-01-01T00:00:00Z", now,
+       " is at least 126589d 15h before now (before the year 1678), over"},
+      {"the year 9999 (saturated)", "9999-12-31T23:59:59Z", now,
+       " is at least 86914d 8h after now (after the year 2261), over"},
+      {"2024 against a now of min()", "2024-04-24T15:26:04Z", TimePoint::min(),
+       " is at least 126589d 15h after now, over"},
+      {"2024 against a now of max()", "2024-04-24T15:26:04Z", TimePoint::max(),
+       " is at least 86914d 8h before now, over"},
+      {"the first time against a now of max()", "1677-09-21T00:12:43.145224193Z", TimePoint::max(),
+       " is at least 213503d 23h before now, over"},
+      {"a year after now", "2025-04-24T15:26:04Z", now, " is 365d after now, over"},
+      {"22m 58s before now", "2024-04-24T15:03:06Z", now, " is 22m 58s before now, over"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto verdict = verifier.verify(signed_request(body_at(c.timestamp)), c.now);
+    REQUIRE(to_string(verdict.kind) == "stale");
+    const std::string& error = verdict.errors.front();
+    CAPTURE(error);
+    CHECK(error.rfind("/Timestamp: " + std::string(c.timestamp), 0) == 0);
+    CHECK(error.find(c.distance) != std::string::npos);
+    CHECK(error.find("over the tolerance of 5m;") != std::string::npos);
+  }
+  // Both saturated to the same end: no distance can be told apart, and none overflows.
+  const auto same_end =
+      verifier.verify(signed_request(body_at("0001-01-01T00:00:00Z")), TimePoint::min());
+  CHECK(to_string(same_end.kind) == "ok");
+}
+
+TEST_CASE("a tolerance that is not whole units is described exactly") {
+  const auto verifier = make_verifier({.tolerance = 1h + 5s + 250ms});
+  const auto verdict = verifier.verify(signed_request(body), sent + 2h);
+  REQUIRE(to_string(verdict.kind) == "stale");
+  CHECK(verdict.errors.front().find("is 2h before now, over the tolerance of 1h 5s 250ms;") !=
+        std::string::npos);
+}
+
 TEST_CASE("a stale delivery is not claimed in the store, and the first claim wins") {
   auto store = std::make_shared<SetStore>();
   const auto verifier = make_verifier({.tolerance = 1min, .store = store});
@@ -287,6 +346,13 @@ TEST_CASE("misuse is refused at construction") {
   zero.secrets.emplace_back(secret);
   zero.max_body = 0;
   CHECK_THROWS_AS(Verifier(std::move(zero)), std::invalid_argument);
+  VerifierOptions negative;
+  negative.secrets.emplace_back(secret);
+  negative.tolerance = -1ns;
+  CHECK_THROWS_WITH_AS(Verifier(std::move(negative)),
+                       "tykhook::Verifier: negative tolerance; give 0 or more, or none to turn "
+                       "the check off",
+                       std::invalid_argument);
 }
 
 TEST_CASE("no error message carries the secret or the expected signature") {

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <vector>
 
 #include "tykhook/capture.h"
 #include "tykhook/error.h"
+#include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
 
 namespace tykhook::detail {
@@ -68,19 +70,11 @@ std::optional<std::string> read_all(int fd, off_t limit) {
 }  // namespace
 
 std::string capture_file_name(TimePoint received, std::string_view key) {
-  using namespace std::chrono;
-  const auto day = floor<days>(received);
-  const year_month_day date{day};
-  const auto since_midnight = received - day;
-  const auto second_of_day = duration_cast<seconds>(since_midnight).count();
-  const auto nanos = (since_midnight - seconds(second_of_day)).count();
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d%02u%02uT%02lld%02lld%02lld.%09lldZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<long long>(second_of_day / 3600),
-                static_cast<long long>(second_of_day / 60 % 60),
-                static_cast<long long>(second_of_day % 60), static_cast<long long>(nanos));
-  return std::string(text) + "-" + std::string(key) + ".json";
+  // "2024-04-24T15:26:04.329072196Z" without its separators, so that names sort by time; the
+  // shared formatter handles every TimePoint (splitting through sys_days would overflow).
+  std::string name = format_rfc3339(received, 9);
+  std::erase_if(name, [](char c) { return c == '-' || c == ':'; });
+  return name + "-" + std::string(key) + ".json";
 }
 
 CaptureWriter::CaptureWriter(std::filesystem::path dir) : dir_(std::move(dir)) {
@@ -105,19 +99,21 @@ CaptureRecovery CaptureWriter::recover() {
     const std::string entry = it->path().filename().string();
     if (!temporary_of(entry).empty()) names.push_back(entry);
   }
-  const auto now = std::chrono::system_clock::now();
+  // Compared as (seconds, nanoseconds) pairs: a file's time can be any year the file system
+  // holds, and converting it to nanoseconds since the epoch could overflow.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto settled = [&now](const struct timespec& changed) {
+    const auto limit = now.tv_sec - static_cast<time_t>(settle_time.count());
+    return changed.tv_sec < limit || (changed.tv_sec == limit && changed.tv_nsec <= now.tv_nsec);
+  };
   for (const std::string& entry : names) {
     const std::string name(temporary_of(entry));
     const int fd = ::openat(dir_fd_, entry.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat status {};
-    const auto changed = [&] {
-      return std::chrono::system_clock::from_time_t(status.st_mtim.tv_sec) +
-             std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                 std::chrono::nanoseconds(status.st_mtim.tv_nsec));
-    };
     const bool ours = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
-                      now - changed() >= settle_time && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+                      settled(status.st_mtim) && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
     if (!ours) {
       ::close(fd);
       continue;

@@ -1,8 +1,10 @@
 #include "tykhook/timestamp.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 namespace tykhook {
@@ -226,11 +228,17 @@ Parsed<TimePoint> parse_rfc3339(std::string_view text) {
   return Parsed<TimePoint>{saturating_time_point(seconds, nanos), {}};
 }
 
-std::string format_rfc3339(TimePoint t) {
+namespace {
+
+// fraction_digits -1 is RFC3339Nano (trailing zeros dropped); 0 to 9 is that many digits.
+std::string format_time(TimePoint t, int fraction_digits) {
   // TimePoint::min() stands for every time before 1677, and the only such time the portal sends
   // is Go's zero time, its "unset" (DESIGN.md). Formatting it as that zero time makes an unset
   // time round-trip; TimePoint::max() is formatted as the real time it holds.
-  if (t == TimePoint::min()) return "0001-01-01T00:00:00Z";
+  if (t == TimePoint::min()) {
+    const int width = std::max(fraction_digits, 0);
+    return "0001-01-01T00:00:00" + (width > 0 ? "." + std::string(width, '0') : "") + "Z";
+  }
 
   // Split with floor division in int64_t: going through sys_days would overflow near min().
   const std::int64_t count = t.time_since_epoch().count();
@@ -261,15 +269,21 @@ std::string format_rfc3339(TimePoint t) {
   put(second_of_day / 60 % 60, 2);
   text += ':';
   put(second_of_day % 60, 2);
-  // RFC3339Nano: up to 9 digits with trailing zeros removed, and no dot at all for zero.
-  if (nanos != 0) {
-    text += '.';
-    std::int64_t fraction = nanos;
-    int width = 9;
-    while (fraction % 10 == 0) {
+  // RFC3339Nano: up to 9 digits with trailing zeros removed, and no dot at all for zero;
+  // or the fixed number of digits asked for, the rest cut.
+  std::int64_t fraction = nanos;
+  int width = 9;
+  if (fraction_digits < 0) {
+    while (fraction != 0 && fraction % 10 == 0) {
       fraction /= 10;
       --width;
     }
+    if (fraction == 0) width = 0;
+  } else {
+    for (; width > fraction_digits; --width) fraction /= 10;
+  }
+  if (width > 0) {
+    text += '.';
     const std::size_t dot = text.size();
     text.append(static_cast<std::size_t>(width), '0');
     for (int i = width - 1; i >= 0; --i) {
@@ -281,14 +295,52 @@ std::string format_rfc3339(TimePoint t) {
   return text;
 }
 
+}  // namespace
+
+std::string format_rfc3339(TimePoint t) { return format_time(t, -1); }
+
+std::string format_rfc3339(TimePoint t, int fraction_digits) {
+  if (fraction_digits < 0 || fraction_digits > 9) {
+    throw std::invalid_argument("tykhook::format_rfc3339: fraction_digits " +
+                                std::to_string(fraction_digits) + " is not in 0 to 9");
+  }
+  return format_time(t, fraction_digits);
+}
+
+std::uint64_t nanoseconds_between(TimePoint a, TimePoint b) {
+  // The true distance is below 2^64, so unsigned subtraction of the smaller from the larger
+  // gives it exactly (modulo 2^64 is exact here), even between min() and max().
+  const auto a_bits = static_cast<std::uint64_t>(a.time_since_epoch().count());
+  const auto b_bits = static_cast<std::uint64_t>(b.time_since_epoch().count());
+  return a > b ? a_bits - b_bits : b_bits - a_bits;
+}
+
 bool within_tolerance(TimePoint t, TimePoint now, std::chrono::nanoseconds tolerance) {
   if (tolerance < nanoseconds::zero()) return false;
-  // The true distance is below 2^64, so unsigned subtraction of the larger from the smaller
-  // gives it exactly, even between min() and max(); signed subtraction could overflow.
-  const auto a = static_cast<std::uint64_t>(t.time_since_epoch().count());
-  const auto b = static_cast<std::uint64_t>(now.time_since_epoch().count());
-  const std::uint64_t distance = t > now ? a - b : b - a;
-  return distance <= static_cast<std::uint64_t>(tolerance.count());
+  return nanoseconds_between(t, now) <= static_cast<std::uint64_t>(tolerance.count());
+}
+
+std::string format_duration(std::uint64_t nanoseconds, int units) {
+  constexpr std::uint64_t ns_per_ms = 1'000'000;
+  const struct {
+    std::uint64_t ms;
+    const char* suffix;
+  } scale[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1'000, "s"}, {1, "ms"}};
+  std::uint64_t rest = nanoseconds / ns_per_ms;
+  if (rest == 0) return nanoseconds == 0 ? "0s" : "under 1ms";
+  std::string text;
+  int written = 0;
+  for (const auto& unit : scale) {
+    const std::uint64_t count = rest / unit.ms;
+    rest %= unit.ms;
+    if (written == 0 && count == 0) continue;  // before the largest unit present
+    if (written == units) break;
+    ++written;
+    if (count == 0) continue;  // "1h 5s", not "1h 0m 5s"
+    if (!text.empty()) text += ' ';
+    text += std::to_string(count) + unit.suffix;
+  }
+  return text;
 }
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {

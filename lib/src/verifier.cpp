@@ -81,29 +81,19 @@ std::string idempotency_key(std::string_view body) {
 
 namespace {
 
-// Says how far `timestamp` is from `now` in whole seconds, for the stale message.
+// Says how far `timestamp` is from `now`, for the stale message. Either may be a saturated
+// end of the range (a time before 1678 or after 2261), whose distance is then a lower bound.
 std::string distance_from(TimePoint timestamp, TimePoint now) {
-  using std::chrono::duration_cast;
-  using std::chrono::seconds;
-  if (timestamp == TimePoint::min()) return "before the year 1678, long before now";
-  if (timestamp == TimePoint::max()) return "after the year 2261, long after now";
   const bool past = timestamp < now;
-  const auto apart = duration_cast<seconds>(past ? now - timestamp : timestamp - now).count();
-  return std::to_string(apart) + "s " + (past ? "before" : "after") + " now";
-}
-
-std::string describe(std::chrono::nanoseconds tolerance) {
-  using namespace std::chrono;
-  if (tolerance % hours(1) == nanoseconds::zero()) {
-    return std::to_string(duration_cast<hours>(tolerance).count()) + "h";
-  }
-  if (tolerance % minutes(1) == nanoseconds::zero()) {
-    return std::to_string(duration_cast<minutes>(tolerance).count()) + "m";
-  }
-  if (tolerance % seconds(1) == nanoseconds::zero()) {
-    return std::to_string(duration_cast<seconds>(tolerance).count()) + "s";
-  }
-  return std::to_string(duration_cast<milliseconds>(tolerance).count()) + "ms";
+  const bool saturated = timestamp == TimePoint::min() || timestamp == TimePoint::max() ||
+                         now == TimePoint::min() || now == TimePoint::max();
+  std::string text = saturated ? "at least " : "";
+  text += format_duration(nanoseconds_between(timestamp, now));
+  text += past ? " before" : " after";
+  text += " now";
+  if (timestamp == TimePoint::min()) text += " (before the year 1678)";
+  if (timestamp == TimePoint::max()) text += " (after the year 2261)";
+  return text;
 }
 
 }  // namespace
@@ -160,6 +150,10 @@ Verifier::Verifier(VerifierOptions options) {
   }
   if (options.max_body == 0) {
     throw std::invalid_argument("tykhook::Verifier: max_body is 0; give a positive limit");
+  }
+  if (options.tolerance && *options.tolerance < std::chrono::nanoseconds::zero()) {
+    throw std::invalid_argument(
+        "tykhook::Verifier: negative tolerance; give 0 or more, or none to turn the check off");
   }
   impl_ = std::make_unique<Impl>(std::move(options));
 }
@@ -228,10 +222,11 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
   const TimePoint timestamp = verdict.envelope->timestamp;
 
   if (options.tolerance && !within_tolerance(timestamp, now, *options.tolerance)) {
-    return fail(VerdictKind::stale, "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
-                                        distance_from(timestamp, now) + ", over the tolerance of " +
-                                        describe(*options.tolerance) +
-                                        "; check the clocks, or raise --tolerance");
+    return fail(VerdictKind::stale,
+                "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
+                    distance_from(timestamp, now) + ", over the tolerance of " +
+                    format_duration(static_cast<std::uint64_t>(options.tolerance->count()), 5) +
+                    "; check the clocks, or raise --tolerance");
   }
   if (options.store && !options.store->claim(verdict.idempotency_key, options.store_ttl)) {
     return fail(VerdictKind::duplicate, "delivery " + verdict.idempotency_key.substr(0, 16) +

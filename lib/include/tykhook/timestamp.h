@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,9 +24,23 @@ using Clock = std::chrono::system_clock;
 /// Formats `t` as Go's time.RFC3339Nano in UTC (trailing fraction zeros dropped, `Z`).
 [[nodiscard]] std::string format_rfc3339(TimePoint t);
 
+/// Formats `t` in UTC with exactly `fraction_digits` (0 to 9) fraction digits, cut, not
+/// rounded: `2024-04-24T15:26:04.329Z` for 3. Any TimePoint formats without overflow;
+/// other digit counts are misuse (std::invalid_argument).
+[[nodiscard]] std::string format_rfc3339(TimePoint t, int fraction_digits);
+
+/// Returns |a - b| in nanoseconds, exact for any two TimePoints: the distance between min() and
+/// max() needs 64 bits without a sign, so neither a signed subtraction nor a duration holds it.
+[[nodiscard]] std::uint64_t nanoseconds_between(TimePoint a, TimePoint b);
+
 /// Returns true when |now - t| <= tolerance (DESIGN: "further than the tolerance" is strict).
-/// Saturated times are compared without overflow.
+/// Any two TimePoints are compared without overflow.
 [[nodiscard]] bool within_tolerance(TimePoint t, TimePoint now, std::chrono::nanoseconds tolerance);
+
+/// Formats a length of time for people, in the units d, h, m, s and ms, largest first and at
+/// most `units` of them from the largest one present (`3d 4h`, `22m 58s`, `250ms`, `0s`); the
+/// rest is cut, not rounded. `units` of 5 gives every unit, exact to the millisecond.
+[[nodiscard]] std::string format_duration(std::uint64_t nanoseconds, int units = 2);
 
 /// Parses a duration: an integer with a unit `ms`, `s`, `m` or `h`; a bare integer is seconds.
 /// The error says what was expected, e.g. "\"5x\": unknown unit \"x\"; use ms, s, m or h".

@@ -68,7 +68,7 @@ inline constexpr std::chrono::milliseconds default_store_ttl = std::chrono::hour
 /// What the verifier checks and with what.
 struct VerifierOptions {
   std::vector<Secret> secrets;  ///< at least one; several mean rotation
-  /// When set, |now - Timestamp| > tolerance is `stale`.
+  /// When set, |now - Timestamp| > tolerance is `stale`. Negative is misuse (invalid_argument).
   std::optional<std::chrono::nanoseconds> tolerance;
   std::size_t max_body = default_max_body;  ///< a body longer than this is `too_large`
   /// The schema stage; nullptr skips it (`--no-schema`).
