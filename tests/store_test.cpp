@@ -429,7 +429,9 @@ TEST_CASE("two sqlite stores on one file see each other's claims") {
   CHECK(first->claim("a", long_ttl));
 }
 
-#ifdef TYKHOOK_STORE_CLAIMER
+#ifndef TYKHOOK_STORE_CLAIMER
+#error "store_test runs the store_claimer program: define TYKHOOK_STORE_CLAIMER as its path"
+#endif
 
 TEST_CASE("several processes claiming the same keys on one sqlite file find one winner per key") {
   constexpr int process_count = 4;
@@ -505,14 +507,6 @@ TEST_CASE("every claim that one of 8 threads reported survives a SIGKILL, and no
   for (const auto& key : reported) lost += store->claim(key, long_ttl) ? 1 : 0;
   CHECK(lost == 0);
 }
-
-#else
-
-TEST_CASE("the sqlite multi-process tests need the store_claimer helper") {
-  MESSAGE("sqlite multi-process tests skipped: build with -DTYKHOOK_STORE_CLAIMER=PATH");
-}
-
-#endif
 
 TEST_CASE("a sqlite claim that waits longer than the busy timeout for a lock is a tykhook::Error") {
   const TempDir dir;
@@ -636,17 +630,34 @@ TEST_CASE("a sqlite file that cannot be used is a clear tykhook::Error") {
 }
 
 TEST_CASE("a read-only sqlite file is refused when the store opens, not at the first claim") {
-  if (geteuid() == 0) {
-    MESSAGE("read-only test skipped: root may write to any file");
-    return;
-  }
   const TempDir dir;
   const std::string path = dir.file("read-only.db");
   (void)open_store("sqlite:" + path);
-  chmod(path.c_str(), 0444);
-  const auto message = error_of([&] { (void)open_store("sqlite:" + path); });
-  CHECK(message.find("read-only") != std::string::npos);
-  CHECK(message.find("writable") != std::string::npos);
+  REQUIRE(chmod(path.c_str(), 0444) == 0);
+  const auto refused = [&path] {
+    const auto message = error_of([&] { (void)open_store("sqlite:" + path); });
+    return message.find("read-only") != std::string::npos &&
+           message.find("writable") != std::string::npos;
+  };
+  if (geteuid() != 0) {
+    CHECK(refused());
+    return;
+  }
+  // Root may write to any file, so the check runs in a child that gives up root for the
+  // unprivileged user "nobody", to whom the directory is handed (the file stays root's, 0444).
+  constexpr uid_t nobody = 65534;
+  REQUIRE(chown(std::filesystem::path(path).parent_path().c_str(), nobody, nobody) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (setgid(nobody) != 0 || setuid(nobody) != 0) _exit(3);
+    if (std::ofstream(path, std::ios::app)) _exit(4);  // still able to write: nothing tested
+    _exit(refused() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: not refused; 3: could not drop root; 4: file writable
 }
 
 // ---- Redis -----------------------------------------------------------------------------------
