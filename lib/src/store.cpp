@@ -167,8 +167,13 @@ std::unique_ptr<Store> open_store(std::string_view uri) { return open_store(uri,
 std::unique_ptr<Store> open_store(std::string_view uri, const StoreOptions& options) {
   const auto colon = uri.find(':');
   if (colon == std::string_view::npos) {
-    fail(uri, std::string("no store type; ") + std::string(store_forms) +
-                  ", e.g. sqlite:" + std::string(uri.empty() ? "tykhook.db" : uri));
+    // The name of a store type alone is that type without its colon; anything else is taken
+    // for the path of a SQLite file.
+    std::string example = "sqlite:" + std::string(uri.empty() ? "tykhook.db" : uri);
+    if (iequals(uri, "memory")) example = "memory:";
+    if (iequals(uri, "sqlite")) example = "sqlite:tykhook.db";
+    if (iequals(uri, "redis")) example = "redis://127.0.0.1:6379";
+    fail(uri, std::string("no store type; ") + std::string(store_forms) + ", e.g. " + example);
   }
   const auto scheme = uri.substr(0, colon);
   const auto rest = uri.substr(colon + 1);
