@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
 
 #include "tykhook/error.h"
 
@@ -24,6 +25,41 @@ std::string strip_one_newline(std::string bytes) {
     bytes.pop_back();
   }
   return bytes;
+}
+
+// Whether `text` can name an environment variable (POSIX: letters, digits, underscores, not
+// starting with a digit), and whether it reads as one as people write them, in capitals. Only
+// such a name is shown in a message: anything else might be the secret itself, typed into the
+// wrong option.
+bool is_variable_name(std::string_view text) {
+  constexpr std::string_view letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+  return !text.empty() && letters.find(text.front()) != std::string_view::npos &&
+         text.find_first_not_of("0123456789" + std::string(letters)) == std::string_view::npos;
+}
+bool looks_like_variable_name(std::string_view text) {
+  return is_variable_name(text) && text.size() <= 64 &&
+         text.find_first_of("abcdefghijklmnopqrstuvwxyz") == std::string_view::npos;
+}
+
+// Whether a --secret-file argument reads as a path (a directory or an extension in it), so that
+// naming it in a message cannot show a secret typed into the wrong option.
+bool looks_like_path(std::string_view text) {
+  return text == "-" || text.find_first_of("/.") != std::string_view::npos;
+}
+
+// The message for a --secret-env value that is not a variable's name, without the value.
+std::string not_a_variable_name(std::string_view value) {
+  const auto equals = value.find('=');
+  if (equals != std::string_view::npos) {
+    const std::string_view name = value.substr(0, equals);
+    const std::string shown = looks_like_variable_name(name) ? std::string(name) : "NAME";
+    return "--secret-env takes a variable's name, not NAME=VALUE (the value is not shown); "
+           "export " +
+           shown + " in the environment and pass --secret-env " + shown;
+  }
+  return "--secret-env takes a variable's name in capitals, e.g. PORTAL_WEBHOOKS_SECRET, and "
+         "what was given is not one (it is not shown, in case it is the secret itself); pass the "
+         "secret with --secret-file PATH instead";
 }
 
 }  // namespace
@@ -64,10 +100,9 @@ void add_secret_options(CLI::App& command, SecretOptions& options) {
       ->allow_extra_args(false);
   command
       .add_option("--secret-env", options.env,
-                  "Environment variable holding the secret when no --secret-file or --secret "
-                  "is given")
-      ->type_name("NAME")
-      ->capture_default_str();
+                  "Name of the environment variable holding the secret when no --secret-file "
+                  "or --secret is given (default PORTAL_WEBHOOKS_SECRET); a name, not the secret")
+      ->type_name("NAME");
 }
 
 LoadedSecrets load_secrets(const SecretOptions& options) {
@@ -83,18 +118,30 @@ LoadedSecrets load_secrets(const SecretOptions& options) {
     try {
       add(strip_one_newline(read_input(path)), "--secret-file " + path);
     } catch (const Error& error) {
-      loaded.errors.push_back("--secret-file " + std::string(error.what()));
+      loaded.errors.push_back(
+          looks_like_path(path)
+              ? "--secret-file " + std::string(error.what())
+              : "--secret-file: cannot read the file named (the name is not shown, in case it "
+                "is the secret itself); give the path of a file that holds the secret, e.g. "
+                "./secret.txt");
     }
   }
   for (const auto& value : options.values) add(value, "--secret");
   if (options.files.empty() && options.values.empty()) {
-    const char* value = options.env.empty() ? nullptr : std::getenv(options.env.c_str());
+    if (!is_variable_name(options.env)) {
+      loaded.errors.push_back(not_a_variable_name(options.env));
+      return loaded;
+    }
+    const std::string where = looks_like_variable_name(options.env)
+                                  ? "--secret-env " + options.env
+                                  : std::string("--secret-env (the name is not shown)");
+    const char* value = std::getenv(options.env.c_str());
     if (value == nullptr) {
-      loaded.errors.push_back("--secret-env " + options.env +
+      loaded.errors.push_back(where +
                               ": the variable is not set; set it to the portal's secret, or " +
                               "pass --secret-file PATH");
     } else {
-      add(value, "--secret-env " + options.env);
+      add(value, where);
     }
   }
   return loaded;

@@ -291,6 +291,7 @@ TEST_CASE("secrets come from files, values and the environment, and several mean
 }
 
 TEST_CASE("secret problems are usage errors that never print the secret") {
+  const std::string typed = "s3cr3t-typed-by-mistake";
   TempDir dir;
   const auto empty_file = dir.write("empty.txt", "\n");
   const auto capture = raw_signed(body);
@@ -304,6 +305,15 @@ TEST_CASE("secret problems are usage errors that never print the secret") {
       {"an empty --secret", {"--secret", ""}, "--secret: empty secret"},
       {"an empty secret file", {"--secret-file", empty_file}, "empty secret"},
       {"a missing secret file", {"--secret-file", "/nonexistent/secret"}, "cannot read"},
+      // A secret typed into an option that takes a name is never shown (#20).
+      {"NAME=VALUE in --secret-env",
+       {"--secret-env", "PORTAL_WEBHOOKS_SECRET=" + typed},
+       "--secret-env takes a variable's name, not NAME=VALUE (the value is not shown); export "
+       "PORTAL_WEBHOOKS_SECRET in the environment and pass --secret-env PORTAL_WEBHOOKS_SECRET"},
+      {"=VALUE alone in --secret-env", {"--secret-env", "=" + typed}, "export NAME"},
+      {"a secret in --secret-env", {"--secret-env", typed}, "takes a variable's name"},
+      {"a lower-case name that is not set", {"--secret-env", "s3cr3t_typed"}, "not shown"},
+      {"a secret in --secret-file", {"--secret-file", typed}, "the name is not shown"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -314,7 +324,12 @@ TEST_CASE("secret problems are usage errors that never print the secret") {
     CHECK(run.status == 2);
     CHECK(run.out.empty());
     CHECK(run.err.find(c.message) != std::string::npos);
+    CHECK(run.err.find("s3cr3t") == std::string::npos);
   }
+  // A lower-case name is still a name: it is read, only not shown.
+  const Run lower =
+      run_tykhook({"verify", "--secret-env", "my_secret"}, capture, {{"my_secret", secret}});
+  CHECK(lower.status == 0);
   // One bad secret among good ones: the captures are still verified, the status is 2.
   const Run mixed =
       run_tykhook({"verify", "--secret", secret, "--secret-file", empty_file}, capture);
@@ -344,6 +359,7 @@ TEST_CASE("bad options are usage errors with exit status 2") {
       {"an unknown format", {"--format", "xml"}, "xml"},
       {"a zero --max-body", {"--max-body", "0"}, "max-body"},
       {"a bad store", {"--store", "nope:"}, "nope:"},
+      {"a store type without its colon", {"--store", "memory"}, "e.g. memory:"},
       {"an unknown option", {"--frobnicate"}, "frobnicate"},
   };
   for (const auto& c : cases) {
