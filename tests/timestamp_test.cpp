@@ -364,7 +364,7 @@ TEST_CASE("lengths of time read as the two largest units, or exactly when asked"
   }
 }
 
-TEST_CASE("durations take an integer and a unit ms, s, m or h") {
+TEST_CASE("durations take an integer and a unit ms, s, m, h or d") {
   const struct {
     std::string_view text;
     milliseconds want;
@@ -381,6 +381,8 @@ TEST_CASE("durations take an integer and a unit ms, s, m or h") {
       {"9223372036s", seconds(9'223'372'036)},
       {"153722867m", minutes(153'722'867)},
       {"2562047h", hours(2'562'047)},
+      {"3d", hours(72)},
+      {"106751d", hours(106'751 * 24)},
   };
   for (const auto& c : good) {
     const auto parsed = parse_duration(c.text);
@@ -396,13 +398,15 @@ TEST_CASE("durations take an integer and a unit ms, s, m or h") {
     std::string_view text;
     std::string_view error;
   } bad[] = {
-      {"5x", "\"5x\": unknown unit \"x\"; use ms, s, m or h (e.g. 300s, 5m)"},
+      {"5x", "\"5x\": unknown unit \"x\"; use ms, s, m, h or d (e.g. 300s, 5m)"},
       {"5sec", "\"5sec\": unknown unit \"sec\""},
       {"5S", "\"5S\": unknown unit \"S\""},
       {"5us", "\"5us\": unknown unit \"us\""},
-      {"1d", "\"1d\": unknown unit \"d\""},
+      {"1D", "\"1D\": unknown unit \"D\""},
+      {"1w", "\"1w\": unknown unit \"w\""},
+      {"106752d", "\"106752d\": too large; the largest is 106751d"},
       {"5m30s", "\"5m30s\": unknown unit \"m30s\""},
-      {"", "\"\": empty duration; use an integer with a unit ms, s, m or h (e.g. 300s, 5m)"},
+      {"", "\"\": empty duration; use an integer with a unit ms, s, m, h or d (e.g. 300s, 5m)"},
       {"-5s", "\"-5s\": negative duration"},
       {"+5s", "\"+5s\": missing number"},
       {"s", "\"s\": missing number"},

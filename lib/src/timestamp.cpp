@@ -345,7 +345,7 @@ std::string format_duration(std::uint64_t nanoseconds, int units) {
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
   using Result = Parsed<std::chrono::milliseconds>;
-  constexpr std::string_view example = "use an integer with a unit ms, s, m or h (e.g. 300s, 5m)";
+  constexpr std::string_view example = "use an integer with a unit ms, s, m, h or d (e.g. 300s, 5m)";
   const std::string where = "\"" + std::string(text) + "\": ";
   if (text.empty()) return Result::failure(where + "empty duration; " + std::string(example));
   if (text.find_first_of(" \t") != std::string_view::npos) {
@@ -382,9 +382,11 @@ Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
     ms_per_unit = 60 * 1000;
   } else if (unit == "h") {
     ms_per_unit = 60 * 60 * 1000;
+  } else if (unit == "d") {
+    ms_per_unit = 24 * 60 * 60 * 1000;
   } else {
     return Result::failure(where + "unknown unit \"" + std::string(unit) +
-                           "\"; use ms, s, m or h (e.g. 300s, 5m)");
+                           "\"; use ms, s, m, h or d (e.g. 300s, 5m)");
   }
 
   // The cap is what fits in nanoseconds, the type every tolerance ends up in (VerifierOptions,

@@ -42,8 +42,9 @@ using Clock = std::chrono::system_clock;
 /// rest is cut, not rounded. `units` of 5 gives every unit, exact to the millisecond.
 [[nodiscard]] std::string format_duration(std::uint64_t nanoseconds, int units = 2);
 
-/// Parses a duration: an integer with a unit `ms`, `s`, `m` or `h`; a bare integer is seconds.
-/// The error says what was expected, e.g. "\"5x\": unknown unit \"x\"; use ms, s, m or h".
+/// Parses a duration: an integer with a unit `ms`, `s`, `m`, `h` or `d`; a bare integer is
+/// seconds. The error says what was expected, e.g. "\"5x\": unknown unit \"x\"; use ms, s, m,
+/// h or d".
 [[nodiscard]] Parsed<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 }  // namespace tykhook
