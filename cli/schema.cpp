@@ -6,6 +6,8 @@
 
 #include "commands.h"
 #include "output.h"
+#include "suggest.h"
+#include "tykhook/capture.h"
 #include "tykhook/verifier.h"
 
 namespace tykhook::cli {
@@ -23,6 +25,15 @@ std::string event_names() {
     if (const auto alias = alias_of(event)) names += ", " + std::string(*alias);
   }
   return names;
+}
+
+// Whether `bytes` is a capture of a whole request (raw HTTP, a tykhook JSON capture or a HAR
+// file) rather than a bare body: read as captures, it gives requests whose bodies differ from it.
+bool is_capture(std::string_view bytes, std::string_view input) {
+  const auto captures = read_captures(bytes, input);
+  return !captures.empty() && std::all_of(captures.begin(), captures.end(), [&](const Capture& c) {
+    return c.request && c.request->body != bytes;
+  });
 }
 
 int run_list() {
@@ -69,7 +80,15 @@ int run_validate(const SchemaOptions& options) {
       io_error = true;
       continue;
     }
-    const Verdict verdict = check_body(body, schemas.get(), /*allow_unknown_events=*/false);
+    Verdict verdict = check_body(body, schemas.get(), /*allow_unknown_events=*/false);
+    if ((verdict.kind == VerdictKind::malformed_json ||
+         verdict.kind == VerdictKind::invalid_envelope) &&
+        is_capture(body, input)) {
+      verdict.errors.insert(verdict.errors.begin(),
+                            "this is a captured request, not a bare body; check it (signature "
+                            "and all) with `tykhook verify " +
+                                input + "`");
+    }
     rejected = rejected || !verdict.ok();
     print_verdict(input, verdict, options.format);
   }
@@ -82,9 +101,16 @@ int run_validate(const SchemaOptions& options) {
 CLI::Validator event_check() {
   return CLI::Validator(
       [](const std::string& text) {
-        return parse_event(text) ? std::string()
-                                 : "\"" + text.substr(0, 64) +
-                                       "\" is not a portal event; use one of: " + event_names();
+        if (parse_event(text)) return std::string();
+        std::vector<std::string> names;
+        for (const Event event : all_events()) {
+          names.emplace_back(to_string(event));
+          if (const auto alias = alias_of(event)) names.emplace_back(*alias);
+        }
+        const auto meant = nearest(text, names);
+        return "\"" + text.substr(0, 64) + "\" is not a portal event" +
+               (meant ? " (did you mean " + *meant + "? names are case-sensitive)" : "") +
+               "; use one of: " + event_names();
       },
       "");
 }

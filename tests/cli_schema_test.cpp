@@ -103,6 +103,32 @@ TEST_CASE("schema show refuses a name that is not an event, listing the names") 
   CHECK(run.err.find("\"UserDeleted\" is not a portal event; use one of: RegisterInvite, "
                      "UserRegistered") != std::string::npos);
   CHECK(run.err.find("OrganizationRequestRejected") != std::string::npos);
+  // A near miss is named (#20): the case, a typo, a swap of two letters, the other spelling.
+  const struct {
+    std::string_view typed;
+    std::string_view meant;
+  } near[] = {
+      {"userregistered", "UserRegistered"},
+      {"UserRegisterd", "UserRegistered"},
+      {"UserRegsitered", "UserRegistered"},
+      {"organizationregistered", "OrganizationRegistered"},
+      {"AccessRequestAprooved", "AccessRequestApproved"},
+  };
+  for (const auto& c : near) {
+    CAPTURE(c.typed);
+    const Run miss = run_tykhook({"schema", "show", std::string(c.typed)});
+    CHECK(miss.status == 2);
+    CHECK(miss.err.find("\"" + std::string(c.typed) + "\" is not a portal event (did you mean " +
+                        std::string(c.meant) + "? names are case-sensitive); use one of:") !=
+          std::string::npos);
+  }
+  // Nothing is suggested when nothing is close, or two names are equally close.
+  for (const std::string far : {"Deleted", "x", "AccessRequestXxxxxxxx"}) {
+    CAPTURE(far);
+    const Run miss = run_tykhook({"schema", "show", far});
+    CHECK(miss.status == 2);
+    CHECK(miss.err.find("did you mean") == std::string::npos);
+  }
 }
 
 TEST_CASE("schema validate passes every sample body, one line per file") {
@@ -159,6 +185,30 @@ TEST_CASE("schema validate names the verdict and the place of what is wrong in a
     CHECK(run.status == (c.want.substr(0, 3) == "ok " ? 0 : 1));
     CHECK(run.out.find(path + ": " + std::string(c.want)) == 0);
     CHECK(run.err.empty());
+  }
+}
+
+TEST_CASE("schema validate recognises a captured request and points to verify (#20)") {
+  TempDir dir;
+  const std::string raw = TYKHOOK_SOURCE_DIR "/samples/captures/UserRegistered.http";
+  const auto har = dir.write(
+      "one.har", R"({"log":{"version":"1.2","entries":[{"request":{"method":"POST","url":)"
+                 R"("http://h/","headers":[],"postData":{"text":"{}"}}}]}})");
+  for (const std::string& path : {raw, har}) {
+    CAPTURE(path);
+    const Run run = run_tykhook({"schema", "validate", path});
+    CAPTURE(run.out);
+    CHECK(run.status == 1);
+    CHECK(run.out.find(path + ": ") == 0);
+    CHECK(run.out.find("this is a captured request, not a bare body; check it (signature and "
+                       "all) with `tykhook verify " +
+                       path + "`") != std::string::npos);
+  }
+  // A body that is not JSON, and one without Event, are not captures: no such hint.
+  for (const std::string body : {"not json", R"({"Message":{}})"}) {
+    const Run run = run_tykhook({"schema", "validate"}, body);
+    CHECK(run.status == 1);
+    CHECK(run.out.find("captured request") == std::string::npos);
   }
 }
 
