@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <iostream>
 
 #include "commands.h"
@@ -34,7 +36,16 @@ int run_sign(const SignOptions& options) {
     std::cerr << "tykhook sign: signing with the first of " << loaded.secrets.size()
               << " secrets\n";
   }
+  if (options.body == "-" && ::isatty(STDIN_FILENO) == 1) {
+    std::cerr << "tykhook sign: reading the body from standard input (the terminal); end it with "
+                 "Ctrl-D, or give a BODY file\n";
+  }
   const std::string body = read_input(options.body);
+  if (body.empty()) {
+    std::cerr << "tykhook sign: the body is empty ("
+              << (options.body == "-" ? "standard input" : options.body)
+              << "); signing the empty body\n";
+  }
   const std::string hex = sign(loaded.secrets.front().bytes(), body);
   if (options.hex) {
     std::cout << hex << '\n';

@@ -1,6 +1,12 @@
 // `tykhook sign` end to end: the built binary, its exit status, stdout and stderr.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <string>
 
 #include "cli_support.h"
@@ -62,6 +68,63 @@ TEST_CASE("sign prints the header line, reading a file or standard input") {
   CHECK(from_file.out.rfind("X-Signature-SHA256: ", 0) == 0);
   CHECK(from_file.out.size() == 20 + 64 + 1);
   CHECK(from_file.out == from_stdin.out);
+}
+
+TEST_CASE("sign says so when it reads a terminal, and when the body is empty (#20)") {
+  // Standard input a terminal: the program says it waits for the body before it reads.
+  int terminal = -1;
+  int device = -1;
+  REQUIRE(::openpty(&terminal, &device, nullptr, nullptr, nullptr) == 0);
+  int err_pipe[2];
+  REQUIRE(::pipe(err_pipe) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(device, STDIN_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::execl(TYKHOOK_EXE, TYKHOOK_EXE, "sign", "--secret", "s", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(device);
+  ::close(err_pipe[1]);
+  std::string err;
+  const auto read_err_until = [&](std::string_view wanted, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (err.find(wanted) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd ready{err_pipe[0], POLLIN, 0};
+      if (::poll(&ready, 1, 100) <= 0) continue;
+      char buffer[512];
+      const ssize_t n = ::read(err_pipe[0], buffer, sizeof buffer);
+      if (n <= 0) break;
+      err.append(buffer, static_cast<std::size_t>(n));
+    }
+    return err.find(wanted) != std::string::npos;
+  };
+  CHECK(read_err_until("reading the body from standard input (the terminal); end it with Ctrl-D",
+                       std::chrono::seconds(10)));
+  const char end_of_input = '\x04';  // Ctrl-D at the start of a line: the terminal's end of file
+  CHECK(::write(terminal, &end_of_input, 1) == 1);
+  CHECK(read_err_until("the body is empty (standard input); signing the empty body",
+                       std::chrono::seconds(10)));
+  int status = 0;
+  CHECK(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  ::close(terminal);
+  ::close(err_pipe[0]);
+
+  // A pipe or a file is not announced; an empty one is.
+  const Run piped = run_tykhook({"sign", "--secret", "s"}, "{}");
+  CHECK(piped.err.empty());
+  const Run empty = run_tykhook({"sign", "--secret", "s"}, "");
+  CHECK(empty.status == 0);
+  CHECK(empty.err == "tykhook sign: the body is empty (standard input); signing the empty body\n");
+  TempDir dir;
+  const auto file = dir.write("empty.json", "");
+  CHECK(run_tykhook({"sign", "--secret", "s", file}).err.find("the body is empty (" + file + ")") !=
+        std::string::npos);
 }
 
 TEST_CASE("sign --request writes a capture that verify accepts, byte for byte") {
