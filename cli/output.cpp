@@ -26,4 +26,16 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
   std::cout << '\n';
 }
 
+void print_unreadable(const std::string& input, const std::string& error,
+                      const std::string& format) {
+  if (format != "json") return;
+  nlohmann::ordered_json line;
+  line["input"] = input;
+  line["ok"] = false;
+  line["verdict"] = nullptr;
+  line["event"] = nullptr;
+  line["errors"] = {error};
+  std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
 }  // namespace tykhook::cli

@@ -11,4 +11,10 @@ namespace tykhook::cli {
 /// `json` one object per line {input, ok, verdict, event, errors}.
 void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format);
 
+/// Prints, for an input that could not be read, what print_verdict prints for a verdict: in
+/// `json` an object with `"verdict": null` and the error, so that a script sees every input;
+/// in `text` nothing (the error goes to standard error, with the command's name).
+void print_unreadable(const std::string& input, const std::string& error,
+                      const std::string& format);
+
 }  // namespace tykhook::cli

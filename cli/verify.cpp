@@ -1,4 +1,8 @@
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <map>
+#include <string_view>
 
 #include "commands.h"
 #include "output.h"
@@ -8,6 +12,74 @@
 #include "tykhook/timestamp.h"
 
 namespace tykhook::cli {
+namespace {
+
+// How many captures got each verdict, and how many inputs could not be read.
+struct Tally {
+  std::map<VerdictKind, std::size_t> verdicts;  // in DESIGN.md's order: the enum's
+  std::size_t unreadable = 0;
+
+  std::size_t total() const {
+    std::size_t sum = unreadable;
+    for (const auto& [kind, count] : verdicts) sum += count;
+    return sum;
+  }
+  // "12 ok, 1 signature_mismatch, 1 unreadable": ok first, then the others.
+  std::string summary() const {
+    std::string text;
+    const auto add = [&text](std::size_t count, std::string_view what) {
+      if (count == 0) return;
+      text += (text.empty() ? "" : ", ") + std::to_string(count) + " " + std::string(what);
+    };
+    if (const auto ok = verdicts.find(VerdictKind::ok); ok != verdicts.end()) {
+      add(ok->second, "ok");
+    }
+    for (const auto& [kind, count] : verdicts) {
+      if (kind != VerdictKind::ok) add(count, to_string(kind));
+    }
+    add(unreadable, "unreadable");
+    return text;
+  }
+};
+
+// The files that CAPTURE arguments stand for: a file as it is; a directory (a capture
+// directory of `listen`) as its regular files in name order, less hidden ones (an interrupted
+// run's ".NAME.tmp"). A directory that cannot be listed goes to `unreadable`.
+template <typename Unreadable>
+std::vector<std::string> files_of(const std::vector<std::string>& inputs, Unreadable unreadable) {
+  std::vector<std::string> files;
+  for (const std::string& input : inputs) {
+    std::error_code error;
+    if (input == "-" || !std::filesystem::is_directory(input, error)) {
+      files.push_back(input);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (std::filesystem::directory_iterator it(input, error), end; !error && it != end;
+         it.increment(error)) {
+      const std::string name = it->path().filename().string();
+      if (!name.starts_with('.') && it->is_regular_file(error))
+        found.push_back(it->path().string());
+    }
+    if (error) {
+      unreadable(input, input + ": cannot list the directory: " + error.message() +
+                            "; check its permissions");
+      continue;
+    }
+    if (found.empty()) {
+      unreadable(input, input +
+                            ": a directory without capture files; give capture files, or "
+                            "the --capture-dir of listen");
+      continue;
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+}  // namespace
+
 CLI::Validator duration_check() {
   return CLI::Validator(
       [](const std::string& text) {
@@ -49,7 +121,10 @@ void apply_body_check_options(const BodyCheckOptions& options, VerifierOptions& 
 CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
   CLI::App* command = app.add_subcommand(
       "verify", "Verify captured deliveries (raw HTTP, tykhook JSON capture, HAR, or a bare body)");
-  command->add_option("captures", options.captures, "Capture files; none or - reads standard input")
+  command
+      ->add_option("captures", options.captures,
+                   "Capture files, or directories of them (e.g. listen's --capture-dir); none or - "
+                   "reads standard input")
       ->type_name("CAPTURE");
   add_secret_options(*command, options.secrets);
   command
@@ -103,16 +178,26 @@ int run_verify(const VerifyOptions& options) {
                             ? std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now())
                             : *parse_rfc3339(options.now);
 
-  bool rejected = false;
+  if (!options.now.empty() && options.tolerance.empty()) {
+    std::cerr << "tykhook verify: --now has no effect without --tolerance; add --tolerance "
+                 "DURATION (e.g. 5m) to check the Timestamp against it\n";
+  }
+
+  Tally tally;
+  const auto unreadable = [&](const std::string& input, const std::string& error) {
+    std::cerr << "tykhook verify: " << error << '\n';
+    print_unreadable(input, error, options.format);
+    usage_error = true;
+    ++tally.unreadable;
+  };
   const std::vector<std::string> inputs =
       options.captures.empty() ? std::vector<std::string>{"-"} : options.captures;
-  for (const auto& input : inputs) {
+  for (const auto& input : files_of(inputs, unreadable)) {
     std::string bytes;
     try {
       bytes = read_input(input);
     } catch (const Error& error) {
-      std::cerr << "tykhook verify: " << error.what() << '\n';
-      usage_error = true;
+      unreadable(input, error.what());
       continue;
     }
     for (auto& capture : read_captures(bytes, input)) {
@@ -128,11 +213,13 @@ int run_verify(const VerifyOptions& options) {
         }
         verdict = verifier.verify(request, now);
       }
-      rejected = rejected || !verdict.ok();
+      ++tally.verdicts[verdict.kind];
       print_verdict(capture.input, verdict, options.format);
     }
   }
   std::cout.flush();
+  if (tally.total() > 1) std::cerr << "tykhook verify: " << tally.summary() << '\n';
+  const bool rejected = tally.total() != tally.verdicts[VerdictKind::ok] + tally.unreadable;
   return usage_error ? exit_usage : rejected ? exit_rejected : exit_ok;
 }
 

@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli_support.h"
 #include "tykhook/signature.h"
@@ -54,7 +56,7 @@ TEST_CASE("every signed sample capture verifies as ok with the demo secret") {
   CAPTURE(run.out);
   CAPTURE(run.err);
   CHECK(run.status == 0);
-  CHECK(run.err.empty());
+  CHECK(run.err == "tykhook verify: 13 ok\n");
   std::size_t lines = 0, oks = 0;
   for (std::size_t at = 0; (at = run.out.find('\n', at)) != std::string::npos; ++at) ++lines;
   for (std::size_t at = 0; (at = run.out.find(": ok (", at)) != std::string::npos; ++at) ++oks;
@@ -345,6 +347,65 @@ TEST_CASE("an unreadable capture is reported, the others are still verified, sta
   CHECK(run.status == 2);
   CHECK(run.out == good + ": ok (UserRegistered)\n");
   CHECK(run.err.find("/nonexistent/capture.http: cannot read") != std::string::npos);
+}
+
+TEST_CASE("a directory stands for its capture files; several captures end with a summary (#20)") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() / "captures");
+  const std::string captures = (dir.path() / "captures").string();
+  dir.write("captures/b.http", raw_signed(body));
+  dir.write("captures/a.http", raw(body, sign("another secret", body)));
+  dir.write("captures/.c.http.tmp", "half a capture");  // an interrupted run's leftover
+  const Run run = run_tykhook({"verify", "--secret", secret, captures});
+  CAPTURE(run.err);
+  CHECK(run.status == 1);
+  CHECK(run.out.find(captures + "/a.http: signature_mismatch") == 0);
+  CHECK(run.out.find("\n" + captures + "/b.http: ok (UserRegistered)\n") != std::string::npos);
+  CHECK(run.out.find(".c.http.tmp") == std::string::npos);
+  CHECK(run.err == "tykhook verify: 1 ok, 1 signature_mismatch\n");
+
+  // One capture: no summary.
+  const Run one = run_tykhook({"verify", "--secret", secret, captures + "/b.http"});
+  CHECK(one.status == 0);
+  CHECK(one.err.empty());
+
+  // Nothing to verify in a directory is an error that says so.
+  std::filesystem::create_directory(dir.path() / "empty");
+  const std::string empty = (dir.path() / "empty").string();
+  const Run none = run_tykhook({"verify", "--secret", secret, empty});
+  CHECK(none.status == 2);
+  CHECK(none.err.find(empty + ": a directory without capture files") != std::string::npos);
+}
+
+TEST_CASE("in JSON every input gets an object, the unreadable ones too (#20)") {
+  TempDir dir;
+  const auto good = dir.write("good.http", raw_signed(body));
+  const Run run = run_tykhook(
+      {"verify", "--secret", secret, "--format", "json", "/nonexistent/capture.http", good});
+  CHECK(run.status == 2);
+  std::vector<nlohmann::json> lines;
+  std::istringstream out(run.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["input"] == "/nonexistent/capture.http");
+  CHECK(lines[0]["ok"] == false);
+  CHECK(lines[0]["verdict"].is_null());
+  CHECK(lines[0]["event"].is_null());
+  CHECK(lines[0]["errors"][0].get<std::string>().find("cannot read") != std::string::npos);
+  CHECK(lines[1]["verdict"] == "ok");
+  CHECK(run.err.find("tykhook verify: 1 ok, 1 unreadable\n") != std::string::npos);
+}
+
+TEST_CASE("--now without --tolerance is a warning, not silence (#20)") {
+  const Run run = run_tykhook({"verify", "--secret", secret, "--now", "2024-04-22T16:40:00Z"},
+                              raw_signed(body));
+  CHECK(run.status == 0);
+  CHECK(run.err.find("tykhook verify: --now has no effect without --tolerance") !=
+        std::string::npos);
+  const Run with = run_tykhook(
+      {"verify", "--secret", secret, "--now", "2024-04-22T16:40:00Z", "--tolerance", "5m"},
+      raw_signed(body));
+  CHECK(with.err.empty());
 }
 
 TEST_CASE("bad options are usage errors with exit status 2") {
