@@ -71,8 +71,8 @@ struct SchemaOptions {
 
 /// The options of `tykhook example`.
 struct ExampleOptions {
-  std::string event;  ///< a wire name or an alias
-  bool now = false;   ///< replace Timestamp with the current time
+  std::string event;             ///< a wire name or an alias
+  bool fresh_timestamp = false;  ///< --fresh-timestamp: Timestamp becomes the current time
 };
 
 /// Adds `tykhook schema` (list, show, validate) to `app`.

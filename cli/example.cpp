@@ -19,7 +19,7 @@ CLI::App* add_example(CLI::App& app, ExampleOptions& options) {
       ->type_name("EVENT")
       ->required()
       ->check(event_check());
-  command->add_flag("--now", options.now,
+  command->add_flag("--fresh-timestamp", options.fresh_timestamp,
                     "Replace Timestamp with the current time (UTC, e.g. "
                     "2024-04-24T15:26:04.329072196Z); every other byte is kept");
   return command;
@@ -31,7 +31,7 @@ int run_example(const ExampleOptions& options) {
   const Event event = *parse_event(options.event);
   if (const auto sample = sample_body(event)) {
     std::string body(*sample);
-    if (options.now) {
+    if (options.fresh_timestamp) {
       auto stamped = with_timestamp(body, now);
       if (!stamped)
         throw Error("sample of " + std::string(to_string(event)) + ": " + stamped.error);

@@ -100,7 +100,7 @@ service_pid=
 [[ $status -eq 0 ]] || fail "the service exited with status $status on SIGTERM"
 
 step "verifying a request with the verification API alone"
-"$tykhook" example --now UserRegistered >"$work/body.json"
+"$tykhook" example --fresh-timestamp UserRegistered >"$work/body.json"
 "$tykhook" sign --request http://127.0.0.1:8080/webhooks "$work/body.json" >"$work/request.http"
 "$work/sample/verify_only" "$work/request.http" >"$work/verify_only.log" 2>&1 \
   || fail "verify_only did not find a freshly signed request ok"

@@ -269,7 +269,7 @@ secrets)
   out=$work/out
   mkdir "$out"
   body=$work/body.json
-  "$tykhook" example UserRegistered --now >"$body"
+  "$tykhook" example UserRegistered --fresh-timestamp >"$body"
   # run NAME COMMAND...: stdout and stderr kept apart, in $out.
   run() {
     local name=$1
