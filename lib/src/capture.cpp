@@ -12,11 +12,16 @@
 #include <utility>
 #include <vector>
 
+#include "http_syntax.h"
 #include "json_error_text.h"
 
 namespace tykhook {
 namespace {
 
+using detail::is_field_value;
+using detail::is_ows;
+using detail::is_target;
+using detail::is_token;
 using Json = nlohmann::json;
 
 // Limits of the raw HTTP reader. They bound the memory and time that one capture can cost
@@ -46,37 +51,7 @@ constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
 // ---- small text helpers -------------------------------------------------------------------
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/// tchar of RFC 9110, section 5.6.2.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_tchar);
-}
-
-/// A request target is visible ASCII without white space (RFC 9112, section 3.2).
-bool is_target(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
-  });
-}
-
-/// A field value must not hold NUL, CR or LF (RFC 9110, section 5.5).
-bool is_field_value(std::string_view text) {
-  return text.find_first_of(std::string_view("\0\r\n", 3)) == std::string_view::npos;
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 /// Quotes input bytes for a message: at most 60 of them, unprintable ones as \xNN, so that a
 /// message stays one readable line whatever the capture holds.
@@ -359,7 +334,7 @@ class RawHttpReader {
                                      " is not a token; remove white space and separators "
                                      "before the colon");
     }
-    const std::string_view value = trim_ows(line.substr(colon + 1));
+    const std::string_view value = detail::trim(line.substr(colon + 1));
     if (!is_field_value(value)) {
       return Parsed<Header>::failure("header " + quote(name) +
                                      " has a NUL or a bare CR in its value; remove it");
@@ -370,23 +345,14 @@ class RawHttpReader {
   /// Parses a Content-Length value: decimal digits only (RFC 9110, section 8.6).
   static Parsed<std::uint64_t> parse_content_length(std::string_view value) {
     using Result = Parsed<std::uint64_t>;
-    if (value.empty() ||
-        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (const auto length = detail::parse_content_length(value)) return {*length, {}};
+    if (!detail::is_decimal(value)) {
       return Result::failure("Content-Length " + quote(value) +
                              " is not a decimal number; expected digits only, e.g. "
                              "Content-Length: 42");
     }
-    std::uint64_t length = 0;
-    constexpr auto max = std::numeric_limits<std::uint64_t>::max();
-    for (const char c : value) {
-      const auto digit = static_cast<std::uint64_t>(c - '0');
-      if (length > (max - digit) / 10) {
-        return Result::failure("Content-Length " + quote(value) +
-                               " overflows 64 bits; expected the body's size in bytes");
-      }
-      length = length * 10 + digit;
-    }
-    return {length, {}};
+    return Result::failure("Content-Length " + quote(value) +
+                           " overflows 64 bits; expected the body's size in bytes");
   }
 
   /// Accepts the Transfer-Encoding list "chunked" alone: any other coding would leave the
@@ -398,7 +364,7 @@ class RawHttpReader {
     while (begin <= codings.size()) {
       auto end = codings.find(',', begin);
       if (end == std::string_view::npos) end = codings.size();
-      const auto coding = trim_ows(codings.substr(begin, end - begin));
+      const auto coding = detail::trim(codings.substr(begin, end - begin));
       if (!coding.empty()) {
         ++count;
         chunked = chunked && header_name_equals(coding, "chunked");
