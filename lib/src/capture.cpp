@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "hex.h"
 #include "http_syntax.h"
 #include "json_error_text.h"
 
@@ -425,14 +426,8 @@ class RawHttpReader {
     using Result = Parsed<std::uint64_t>;
     std::string_view digits = line.substr(0, line.find(';'));
     while (!digits.empty() && is_ows(digits.back())) digits.remove_suffix(1);
-    const auto hex = [](char c) {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    if (digits.empty() ||
-        !std::all_of(digits.begin(), digits.end(), [&](char c) { return hex(c) >= 0; })) {
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
+                                       [](char c) { return detail::hex_value(c) >= 0; })) {
       return Result::failure("chunk size line " + quote(line) +
                              " does not start with a hexadecimal size; expected e.g. \"1a\"");
     }
@@ -442,7 +437,7 @@ class RawHttpReader {
         return Result::failure("chunk size " + quote(digits) +
                                " overflows 64 bits; expected the chunk's size in hex");
       }
-      size = size << 4 | static_cast<std::uint64_t>(hex(c));
+      size = size << 4 | static_cast<std::uint64_t>(detail::hex_value(c));
     }
     return {size, {}};
   }

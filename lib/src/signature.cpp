@@ -9,12 +9,13 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <array>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
 #include "hex.h"
+#include "tykhook/request.h"
 
 namespace tykhook {
 namespace {
@@ -80,31 +81,7 @@ Digest finish(const KeyedHash& keyed, std::string_view body) {
   return digest;
 }
 
-// Each byte's value as a hex digit, or -1. A table: every delivery's header has 64 digits.
-constexpr std::array<signed char, 256> hex_digit_values = [] {
-  std::array<signed char, 256> values{};
-  for (signed char& value : values) value = -1;
-  for (int c = 0; c < 10; ++c) values['0' + c] = static_cast<signed char>(c);
-  for (int c = 0; c < 6; ++c) {
-    values['a' + c] = static_cast<signed char>(10 + c);
-    values['A' + c] = static_cast<signed char>(10 + c);
-  }
-  return values;
-}();
-
-int hex_value(char c) { return hex_digit_values[static_cast<unsigned char>(c)]; }
-
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-char to_lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (to_lower_ascii(text[i]) != prefix[i]) return false;
-  }
-  return true;
-}
 
 // True for `name=` at the start, e.g. `sha1=` or `v1=`: a sender that signs with another scheme.
 bool has_algorithm_prefix(std::string_view text) {
@@ -152,7 +129,7 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   if (begin == end) return signature_failure("the value is empty", send_hex);
 
   constexpr std::string_view prefix = "sha256=";
-  if (starts_with_ignoring_case(value.substr(begin, end - begin), prefix)) {
+  if (header_name_equals(value.substr(begin, std::min(prefix.size(), end - begin)), prefix)) {
     begin += prefix.size();
   } else if (has_algorithm_prefix(value.substr(begin, end - begin))) {
     return signature_failure("the value names an algorithm other than sha256",
@@ -160,7 +137,7 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   }
 
   for (std::size_t i = begin; i < end; ++i) {
-    if (hex_value(value[i]) >= 0) continue;
+    if (detail::hex_value(value[i]) >= 0) continue;
     const std::string where = "byte " + std::to_string(i);
     if (is_blank(value[i])) {
       return signature_failure(where + " is white space inside the value",
@@ -175,8 +152,8 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
     return signature_failure("expected 64 hex digits, got " + std::to_string(digits), send_hex);
   }
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    digest[i] = static_cast<unsigned char>(hex_value(value[begin + 2 * i]) * 16 +
-                                           hex_value(value[begin + 2 * i + 1]));
+    digest[i] = static_cast<unsigned char>(detail::hex_value(value[begin + 2 * i]) * 16 +
+                                           detail::hex_value(value[begin + 2 * i + 1]));
   }
   return Parsed<Digest>{digest, {}};
 }
