@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base64.h"
 #include "hex.h"
 #include "http_syntax.h"
 #include "json_error_text.h"
@@ -19,6 +20,8 @@
 namespace tykhook {
 namespace {
 
+using detail::decode_base64;
+using detail::encode_base64;
 using detail::is_field_value;
 using detail::is_ows;
 using detail::is_target;
@@ -57,87 +60,6 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; 
 /// Quotes input bytes for a message: at most 60 of them, unprintable ones as \xNN, so that a
 /// message stays one readable line whatever the capture holds.
 std::string quote(std::string_view text) { return detail::quote_bytes(text, 60); }
-
-// ---- base64 (RFC 4648, section 4: standard alphabet, with padding) ---------------------------
-
-constexpr std::string_view base64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string encode_base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t group =
-        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-        static_cast<unsigned char>(bytes[i + 2]);
-    out += base64_alphabet[group >> 18];
-    out += base64_alphabet[(group >> 12) & 0x3f];
-    out += base64_alphabet[(group >> 6) & 0x3f];
-    out += base64_alphabet[group & 0x3f];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest == 2)
-      group |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += base64_alphabet[group >> 18];
-    out += base64_alphabet[(group >> 12) & 0x3f];
-    out += rest == 2 ? base64_alphabet[(group >> 6) & 0x3f] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-int base64_value(char c) {
-  const auto at = base64_alphabet.find(c);
-  return c == '\0' || at == std::string_view::npos ? -1 : static_cast<int>(at);
-}
-
-/// Decodes strict standard base64: padded to a multiple of 4, no white space, and the unused
-/// bits of the last group zero, so that each byte string has exactly one accepted encoding.
-Parsed<std::string> decode_base64(std::string_view text) {
-  using Result = Parsed<std::string>;
-  if (text.size() % 4 != 0) {
-    return Result::failure("has " + std::to_string(text.size()) +
-                           " characters, not a multiple of 4; use standard base64 with = padding");
-  }
-  std::size_t padding = 0;
-  if (!text.empty() && text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const std::size_t data = last ? 4 - padding : 4;
-    std::uint32_t group = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      int value = 0;
-      if (k < data) {
-        value = base64_value(text[i + k]);
-        if (value < 0) {
-          return Result::failure("character " + std::to_string(i + k + 1) + " " +
-                                 quote(text.substr(i + k, 1)) +
-                                 " is not base64; use the standard alphabet A-Z a-z 0-9 + / "
-                                 "with = padding at the end only");
-        }
-      }
-      group = group << 6 | static_cast<std::uint32_t>(value);
-    }
-    const std::size_t bytes = data - 1;
-    const std::uint32_t unused_mask = bytes == 3 ? 0 : bytes == 2 ? 0xff : 0xffff;
-    if (bytes < 3 && (group & unused_mask) != 0) {
-      return Result::failure("the last group " + quote(text.substr(i, 4)) +
-                             " has non-zero padding bits; re-encode the bytes with a standard "
-                             "base64 encoder");
-    }
-    out += static_cast<char>(group >> 16);
-    if (bytes >= 2) out += static_cast<char>((group >> 8) & 0xff);
-    if (bytes >= 3) out += static_cast<char>(group & 0xff);
-  }
-  return {std::move(out), {}};
-}
 
 // ---- raw HTTP/1.x ---------------------------------------------------------------------------
 
