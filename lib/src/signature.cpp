@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "hex.h"
+#include "sha256.h"
 #include "tykhook/request.h"
 
 namespace tykhook {
@@ -22,9 +23,11 @@ namespace {
 
 // Failures here are of our environment (a broken crypto library), never of a delivery:
 // STYLE.md maps them to tykhook::Error.
-[[noreturn]] void fail(std::string_view what) {
-  throw Error("signature: " + std::string(what) + "; check the OpenSSL 3 installation");
+std::string failure(std::string_view what) {
+  return "signature: " + std::string(what) + "; check the OpenSSL 3 installation";
 }
+
+[[noreturn]] void fail(std::string_view what) { throw Error(failure(what)); }
 
 // HMAC-SHA256 (RFC 2104) with the key's two padded blocks hashed once: every message starts
 // from copies of these states, which saves hashing the pads again for each body. The states
@@ -37,12 +40,10 @@ struct KeyedHash {
     // RFC 2104, section 2: a key longer than the block is hashed first; a shorter one (even
     // an empty one) is padded with zeros.
     unsigned char block[SHA256_CBLOCK] = {};
-    SHA256_CTX context;
     if (key.size() > sizeof block) {
-      if (SHA256_Init(&context) != 1 || SHA256_Update(&context, key.data(), key.size()) != 1 ||
-          SHA256_Final(block, &context) != 1) {
-        fail("cannot hash the HMAC key");
-      }
+      Digest hashed = detail::sha256(key, failure("cannot hash the HMAC key"));
+      std::memcpy(block, hashed.data(), hashed.size());
+      OPENSSL_cleanse(hashed.data(), hashed.size());
     } else if (!key.empty()) {
       std::memcpy(block, key.data(), key.size());
     }
@@ -57,7 +58,6 @@ struct KeyedHash {
     const bool outer_ok = SHA256_Init(&outer) == 1 && SHA256_Update(&outer, pad, sizeof pad) == 1;
     OPENSSL_cleanse(block, sizeof block);
     OPENSSL_cleanse(pad, sizeof pad);
-    OPENSSL_cleanse(&context, sizeof context);
     if (!inner_ok || !outer_ok) fail("cannot key HMAC-SHA256");
   }
   KeyedHash(const KeyedHash&) = default;
