@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "hex.h"
+#include "http_syntax.h"
 #include "sha256.h"
 #include "tykhook/request.h"
 
@@ -81,8 +82,6 @@ Digest finish(const KeyedHash& keyed, std::string_view body) {
   return digest;
 }
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
 // True for `name=` at the start, e.g. `sha1=` or `v1=`: a sender that signs with another scheme.
 bool has_algorithm_prefix(std::string_view text) {
   const std::size_t equals = text.find('=');
@@ -124,8 +123,8 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   // DESIGN.md "Details": spaces or tabs around the value, a `sha256=` prefix in any case.
   std::size_t begin = 0;
   std::size_t end = value.size();
-  while (begin < end && is_blank(value[begin])) ++begin;
-  while (end > begin && is_blank(value[end - 1])) --end;
+  while (begin < end && detail::is_ows(value[begin])) ++begin;
+  while (end > begin && detail::is_ows(value[end - 1])) --end;
   if (begin == end) return signature_failure("the value is empty", send_hex);
 
   constexpr std::string_view prefix = "sha256=";
@@ -139,7 +138,7 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   for (std::size_t i = begin; i < end; ++i) {
     if (detail::hex_value(value[i]) >= 0) continue;
     const std::string where = "byte " + std::to_string(i);
-    if (is_blank(value[i])) {
+    if (detail::is_ows(value[i])) {
       return signature_failure(where + " is white space inside the value",
                                "white space is allowed only around the value");
     }
