@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../lib/src/hex.h"
+
 namespace {
 
 using tykhook::Digest;
@@ -15,6 +17,7 @@ using tykhook::parse_signature_header;
 using tykhook::Secret;
 using tykhook::sign;
 using tykhook::SignatureVerifier;
+using tykhook::detail::to_hex;
 
 std::string repeat(char byte, std::size_t count) { return std::string(count, byte); }
 
@@ -23,16 +26,6 @@ std::string upper(std::string text) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
   return text;
-}
-
-std::string to_hex(const Digest& digest) {
-  constexpr std::string_view hex_digits = "0123456789abcdef";
-  std::string hex;
-  for (const unsigned char byte : digest) {
-    hex += hex_digits[byte >> 4];
-    hex += hex_digits[byte & 0x0f];
-  }
-  return hex;
 }
 
 Digest digest_of(std::string_view hex) {

@@ -1,17 +1,11 @@
 #include "request_head.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cstring>
 
 #include "json_error_text.h"
 
 namespace tykhook::detail {
 namespace {
-
-bool is_token_char(unsigned char c) {
-  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
 
 bool plain_target(std::string_view target) {
   return !target.empty() && target.front() == '/' && target.size() <= 2048 &&
@@ -22,18 +16,6 @@ bool plain_target(std::string_view target) {
 }
 
 }  // namespace
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c != '\0' && is_token_char(static_cast<unsigned char>(c));
-  });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 std::vector<std::string_view> Head::values(std::string_view name) const {
   std::vector<std::string_view> found;
@@ -76,7 +58,7 @@ Parsed<Head> parse_head(std::string_view bytes) {
       continue;
     }
     if (line.empty()) return {std::move(head), {}};
-    if (line.front() == ' ' || line.front() == '\t') {
+    if (is_ows(line.front())) {
       return Parsed<Head>::failure(where +
                                    ": starts with white space (obsolete line folding); "
                                    "send each header on one line");
@@ -127,13 +109,10 @@ std::optional<PlainDelivery> plain_delivery(std::string_view bytes, std::size_t 
       length = header.value;
     }
   }
-  if (!length || length->empty() || length->size() > 18 ||
-      !std::all_of(length->begin(), length->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  const std::size_t body_size = std::stoull(std::string(*length));
-  if (body_size > bytes.size() - head_size) return std::nullopt;
-  return PlainDelivery{head_size, body_size, std::move(*parsed)};
+  if (!length || length->size() > 18) return std::nullopt;
+  const auto body_size = parse_content_length(*length);
+  if (!body_size || *body_size > bytes.size() - head_size) return std::nullopt;
+  return PlainDelivery{head_size, static_cast<std::size_t>(*body_size), std::move(*parsed)};
 }
 
 }  // namespace tykhook::detail

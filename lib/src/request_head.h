@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http_syntax.h"
 #include "tykhook/error.h"
 #include "tykhook/request.h"
 
@@ -31,12 +32,6 @@ struct Head {
 /// HTTP engine skips lines it cannot read; refusing them instead keeps the framing that both
 /// sides see the same.
 [[nodiscard]] Parsed<Head> parse_head(std::string_view bytes);
-
-/// True for an HTTP token (a header name): one or more of the characters RFC 9110 allows.
-[[nodiscard]] bool is_token(std::string_view text);
-
-/// `text` without the spaces and tabs at its ends.
-[[nodiscard]] std::string_view trim(std::string_view text);
 
 /// True for POST, PUT and PATCH, the methods a delivery may come with.
 [[nodiscard]] bool is_delivery_method(std::string_view method);

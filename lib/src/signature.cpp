@@ -9,21 +9,26 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <array>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
 
 #include "hex.h"
+#include "http_syntax.h"
+#include "sha256.h"
+#include "tykhook/request.h"
 
 namespace tykhook {
 namespace {
 
 // Failures here are of our environment (a broken crypto library), never of a delivery:
 // STYLE.md maps them to tykhook::Error.
-[[noreturn]] void fail(std::string_view what) {
-  throw Error("signature: " + std::string(what) + "; check the OpenSSL 3 installation");
+std::string failure(std::string_view what) {
+  return "signature: " + std::string(what) + "; check the OpenSSL 3 installation";
 }
+
+[[noreturn]] void fail(std::string_view what) { throw Error(failure(what)); }
 
 // HMAC-SHA256 (RFC 2104) with the key's two padded blocks hashed once: every message starts
 // from copies of these states, which saves hashing the pads again for each body. The states
@@ -36,12 +41,10 @@ struct KeyedHash {
     // RFC 2104, section 2: a key longer than the block is hashed first; a shorter one (even
     // an empty one) is padded with zeros.
     unsigned char block[SHA256_CBLOCK] = {};
-    SHA256_CTX context;
     if (key.size() > sizeof block) {
-      if (SHA256_Init(&context) != 1 || SHA256_Update(&context, key.data(), key.size()) != 1 ||
-          SHA256_Final(block, &context) != 1) {
-        fail("cannot hash the HMAC key");
-      }
+      Digest hashed = detail::sha256(key, failure("cannot hash the HMAC key"));
+      std::memcpy(block, hashed.data(), hashed.size());
+      OPENSSL_cleanse(hashed.data(), hashed.size());
     } else if (!key.empty()) {
       std::memcpy(block, key.data(), key.size());
     }
@@ -56,7 +59,6 @@ struct KeyedHash {
     const bool outer_ok = SHA256_Init(&outer) == 1 && SHA256_Update(&outer, pad, sizeof pad) == 1;
     OPENSSL_cleanse(block, sizeof block);
     OPENSSL_cleanse(pad, sizeof pad);
-    OPENSSL_cleanse(&context, sizeof context);
     if (!inner_ok || !outer_ok) fail("cannot key HMAC-SHA256");
   }
   KeyedHash(const KeyedHash&) = default;
@@ -78,32 +80,6 @@ Digest finish(const KeyedHash& keyed, std::string_view body) {
   OPENSSL_cleanse(&context, sizeof context);
   if (!ok) fail("cannot compute HMAC-SHA256");
   return digest;
-}
-
-// Each byte's value as a hex digit, or -1. A table: every delivery's header has 64 digits.
-constexpr std::array<signed char, 256> hex_digit_values = [] {
-  std::array<signed char, 256> values{};
-  for (signed char& value : values) value = -1;
-  for (int c = 0; c < 10; ++c) values['0' + c] = static_cast<signed char>(c);
-  for (int c = 0; c < 6; ++c) {
-    values['a' + c] = static_cast<signed char>(10 + c);
-    values['A' + c] = static_cast<signed char>(10 + c);
-  }
-  return values;
-}();
-
-int hex_value(char c) { return hex_digit_values[static_cast<unsigned char>(c)]; }
-
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-char to_lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (to_lower_ascii(text[i]) != prefix[i]) return false;
-  }
-  return true;
 }
 
 // True for `name=` at the start, e.g. `sha1=` or `v1=`: a sender that signs with another scheme.
@@ -147,12 +123,12 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   // DESIGN.md "Details": spaces or tabs around the value, a `sha256=` prefix in any case.
   std::size_t begin = 0;
   std::size_t end = value.size();
-  while (begin < end && is_blank(value[begin])) ++begin;
-  while (end > begin && is_blank(value[end - 1])) --end;
+  while (begin < end && detail::is_ows(value[begin])) ++begin;
+  while (end > begin && detail::is_ows(value[end - 1])) --end;
   if (begin == end) return signature_failure("the value is empty", send_hex);
 
   constexpr std::string_view prefix = "sha256=";
-  if (starts_with_ignoring_case(value.substr(begin, end - begin), prefix)) {
+  if (header_name_equals(value.substr(begin, std::min(prefix.size(), end - begin)), prefix)) {
     begin += prefix.size();
   } else if (has_algorithm_prefix(value.substr(begin, end - begin))) {
     return signature_failure("the value names an algorithm other than sha256",
@@ -160,9 +136,9 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
   }
 
   for (std::size_t i = begin; i < end; ++i) {
-    if (hex_value(value[i]) >= 0) continue;
+    if (detail::hex_value(value[i]) >= 0) continue;
     const std::string where = "byte " + std::to_string(i);
-    if (is_blank(value[i])) {
+    if (detail::is_ows(value[i])) {
       return signature_failure(where + " is white space inside the value",
                                "white space is allowed only around the value");
     }
@@ -175,8 +151,8 @@ Parsed<Digest> parse_signature_header(std::string_view value) {
     return signature_failure("expected 64 hex digits, got " + std::to_string(digits), send_hex);
   }
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    digest[i] = static_cast<unsigned char>(hex_value(value[begin + 2 * i]) * 16 +
-                                           hex_value(value[begin + 2 * i + 1]));
+    digest[i] = static_cast<unsigned char>(detail::hex_value(value[begin + 2 * i]) * 16 +
+                                           detail::hex_value(value[begin + 2 * i + 1]));
   }
   return Parsed<Digest>{digest, {}};
 }
