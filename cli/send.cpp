@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "header_option.h"
 #include "tykhook/envelope.h"
 #include "tykhook/events.h"
 #include "tykhook/signature.h"
@@ -35,19 +36,6 @@ std::optional<std::string> fresh_sample(Event event, TimePoint now) {
   auto stamped = with_timestamp(*sample, now);
   if (!stamped) throw Error("sample of " + std::string(to_string(event)) + ": " + stamped.error);
   return std::move(*stamped);
-}
-
-/// Splits "K: V" into a header; nullopt without a colon or a name.
-std::optional<std::pair<std::string, std::string>> parse_header_option(std::string_view text) {
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string name(text.substr(0, colon));
-  if (name.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
-  std::string_view value = text.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  if (value.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
-  return std::make_pair(std::move(name), std::string(value));
 }
 
 /// Why a connection to `url` fails, as the system says it ("Connection refused"): the HTTP
@@ -186,7 +174,7 @@ int run_send(const SendOptions& options) {
       return usage("--header \"" + text.substr(0, 100) +
                    "\": expected \"K: V\", e.g. \"X-Portal-Token: s3cr3t\"");
     }
-    extra_headers.emplace(header->first, header->second);
+    extra_headers.emplace(header->name, header->value);
   }
   if (options.method.empty() || options.method.find_first_of(" \t\r\n") != std::string::npos) {
     return usage("--method \"" + options.method + "\": expected a method, e.g. POST or PUT");
