@@ -5,7 +5,7 @@
 #   make run     deps + build + start the local receiver
 #   make clean   remove $(BUILD)
 #   make samples re-sign samples/captures/ from samples/bodies/ with the demo secret
-#   make install build + install into $(PREFIX): library, headers, program, man page, CMake and
+#   make install build + install into $(PREFIX): libraries, headers, program, man page, CMake and
 #                pkg-config files (make install PREFIX=/tmp/x)
 #   make docs    the HTML reference of the public headers, into $(BUILD)/docs/html
 #   make deb     build + a Debian package of the install, into $(BUILD)
@@ -104,7 +104,8 @@ fuzz:
 # ---- bench: the benchmarks, built for speed ----------------------------------------------------
 #   make bench   verify_bench and store_bench, built with -O3 (Release) into $(BENCH_BUILD), each
 #                run BENCH_REPETITIONS times (medians in the summary); also builds
-#                $(BENCH_BUILD)/tykhook for ../shared/peers/compare.sh (bench/README.md)
+#                $(BENCH_BUILD)/tykhook for ../shared/peers/compare.sh and
+#                $(BENCH_BUILD)/bench/crypto_baseline, the floor of its start-up (bench/README.md)
 BENCH_BUILD ?= build-bench
 BENCH_REPETITIONS ?= 5
 
@@ -112,7 +113,8 @@ BENCH_REPETITIONS ?= 5
 
 bench: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTYKHOOK_BUILD_BENCHMARKS=ON $(CMAKE_FLAGS)
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target verify_bench store_bench tykhook_cli
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target verify_bench store_bench tykhook_cli \
+	  crypto_baseline
 	$(BENCH_BUILD)/bench/verify_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
 	  --benchmark_report_aggregates_only=true
 	$(BENCH_BUILD)/bench/store_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "header_option.h"
 #include "tykhook/envelope.h"
 #include "tykhook/events.h"
 #include "tykhook/signature.h"
@@ -35,19 +36,6 @@ std::optional<std::string> fresh_sample(Event event, TimePoint now) {
   auto stamped = with_timestamp(*sample, now);
   if (!stamped) throw Error("sample of " + std::string(to_string(event)) + ": " + stamped.error);
   return std::move(*stamped);
-}
-
-/// Splits "K: V" into a header; nullopt without a colon or a name.
-std::optional<std::pair<std::string, std::string>> parse_header_option(std::string_view text) {
-  const auto colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string name(text.substr(0, colon));
-  if (name.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
-  std::string_view value = text.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  if (value.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
-  return std::make_pair(std::move(name), std::string(value));
 }
 
 /// Why a connection to `url` fails, as the system says it ("Connection refused"): the HTTP
@@ -124,45 +112,6 @@ void print_response(const std::string& label, const httplib::Response& response)
 
 }  // namespace
 
-CLI::App* add_send(CLI::App& app, SendOptions& options) {
-  CLI::App* command = app.add_subcommand(
-      "send", "Play the portal: send a signed delivery to a receiver and print its answer");
-  command->add_option("--to", options.to, "Receiver URL, e.g. http://127.0.0.1:8080/webhooks")
-      ->type_name("URL")
-      ->required();
-  auto* event = command
-                    ->add_option("--event", options.event,
-                                 "Send this event's sample body with a fresh Timestamp, e.g. "
-                                 "UserRegistered")
-                    ->type_name("EVENT")
-                    ->check(event_check());
-  auto* body =
-      command
-          ->add_option("--body", options.body, "Send this body file as it is (- is standard input)")
-          ->type_name("FILE");
-  auto* all = command->add_flag("--all", options.all,
-                                "Send every event's sample once (RegisterInvite has none)");
-  event->excludes(body)->excludes(all);
-  body->excludes(all);
-  add_secret_options(*command, options.secrets);
-  command->add_option("--method", options.method, "HTTP method of the delivery")
-      ->type_name("METHOD")
-      ->capture_default_str();
-  command
-      ->add_option("--header", options.headers,
-                   "Extra header, as the webhook's custom headers (repeatable), e.g. "
-                   "\"X-Portal-Token: s3cr3t\"")
-      ->type_name("\"K: V\"")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--timeout", options.timeout,
-                   "Longest wait to connect, and for each read and write, e.g. 10s, 500ms")
-      ->type_name("DURATION")
-      ->check(duration_check())
-      ->capture_default_str();
-  return command;
-}
-
 int run_send(const SendOptions& options) {
   // A receiver that answers early and closes (413) would otherwise kill us mid-upload; the
   // failed write is reported instead.
@@ -186,7 +135,7 @@ int run_send(const SendOptions& options) {
       return usage("--header \"" + text.substr(0, 100) +
                    "\": expected \"K: V\", e.g. \"X-Portal-Token: s3cr3t\"");
     }
-    extra_headers.emplace(header->first, header->second);
+    extra_headers.emplace(header->name, header->value);
   }
   if (options.method.empty() || options.method.find_first_of(" \t\r\n") != std::string::npos) {
     return usage("--method \"" + options.method + "\": expected a method, e.g. POST or PUT");

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What an integrator does with tykhook, end to end: install the build into a fresh prefix, build
-# samples/integrator against it with find_package, run its service and send it real deliveries
-# with the installed `tykhook send`, run its verification-only program, and compile and link a
-# program with the flags of `pkg-config tykhook`.
+# samples/integrator against it with find_package (its verification-only program with
+# tykhook::tykhook, its service with tykhook::receiver), run the service and send it real
+# deliveries with the installed `tykhook send`, run the verification-only program, and compile
+# and link a program with the flags of `pkg-config tykhook` and one with `pkg-config
+# tykhook-receiver`. Neither tykhook::tykhook nor tykhook.pc may bring in cpp-httplib.
 #   integrator_test.sh BUILD_DIR SOURCE_DIR CXX_COMPILER [EXTRA_FLAGS]
 # EXTRA_FLAGS go to every compile and link (the sanitizers of a sanitized build).
 set -euo pipefail
@@ -39,6 +41,8 @@ cmake --install "$build_dir" --prefix "$prefix" >"$work/install.log" 2>&1 \
   || fail "cmake --install failed"
 tykhook=$prefix/bin/tykhook
 [[ -x "$tykhook" ]] || fail "no bin/tykhook under the prefix"
+[[ -x "$prefix/libexec/tykhook/tykhook-network" ]] \
+  || fail "no libexec/tykhook/tykhook-network under the prefix (tykhook listen and send)"
 "$tykhook" --version | grep -q '^0\.1\.0' || fail "tykhook --version is not 0.1.0"
 [[ -f "$prefix/share/man/man1/tykhook.1" ]] || fail "no man page under share/man/man1"
 [[ -f "$prefix/share/tykhook/schemas/UserRegistered.schema.json" ]] \
@@ -60,6 +64,14 @@ grep -q "^tykhook_DIR:PATH=$prefix/" "$work/sample/CMakeCache.txt" \
   || fail "samples/integrator found a tykhook outside the temporary prefix"
 cmake --build "$work/sample" -j 2 >"$work/sample-build.log" 2>&1 \
   || fail "building samples/integrator failed"
+# The verifier alone links no HTTP library; the receiver does.
+needs_httplib() { readelf -d "$1" | grep -q 'NEEDED.*libcpp-httplib'; }
+readelf -d "$work/sample/verify_only" >/dev/null || fail "readelf cannot read verify_only"
+if needs_httplib "$work/sample/verify_only"; then
+  fail "verify_only, linked with tykhook::tykhook, needs libcpp-httplib"
+fi
+needs_httplib "$work/sample/integrator_service" \
+  || fail "integrator_service, linked with tykhook::receiver, does not need libcpp-httplib"
 
 step "running the service and sending it deliveries"
 approved=$work/approved.txt
@@ -113,13 +125,19 @@ status=0
 grep -q '^signature_mismatch' "$work/verify_only.log" \
   || fail "a tampered request was not a signature_mismatch"
 
-step "compiling and linking with pkg-config tykhook"
+step "compiling and linking with pkg-config tykhook and tykhook-receiver"
 pc=$(find "$prefix" -name tykhook.pc -print -quit)
 [[ -n "$pc" ]] || fail "no tykhook.pc under the prefix"
+[[ -f "$(dirname "$pc")/tykhook-receiver.pc" ]] || fail "no tykhook-receiver.pc next to tykhook.pc"
 export PKG_CONFIG_PATH
 PKG_CONFIG_PATH=$(dirname "$pc")
-[[ $(pkg-config --modversion tykhook) == 0.1.0 ]] \
-  || fail "pkg-config --modversion tykhook is not 0.1.0"
+for module in tykhook tykhook-receiver; do
+  [[ $(pkg-config --modversion $module) == 0.1.0 ]] \
+    || fail "pkg-config --modversion $module is not 0.1.0"
+done
+if pkg-config --libs --static tykhook | grep -q httplib; then
+  fail "pkg-config --libs --static tykhook names cpp-httplib"
+fi
 # shellcheck disable=SC2207 # the flags are words by design
 flags=($(pkg-config --cflags --libs tykhook)) || fail "pkg-config --cflags --libs tykhook failed"
 cat >"$work/tiny.cpp" <<'CPP'
@@ -138,6 +156,29 @@ CPP
 libdir=$(pkg-config --variable=libdir tykhook)
 want="UserRegistered $(printf body | "$tykhook" sign --secret secret --hex)"
 [[ $(LD_LIBRARY_PATH=$libdir "$work/tiny") == "$want" ]] \
-  || fail "the program built with pkg-config printed the wrong result"
+  || fail "the program built with pkg-config tykhook printed the wrong result"
+if needs_httplib "$work/tiny"; then
+  fail "the program built with pkg-config tykhook needs libcpp-httplib"
+fi
+
+# shellcheck disable=SC2207 # the flags are words by design
+flags=($(pkg-config --cflags --libs tykhook-receiver)) \
+  || fail "pkg-config --cflags --libs tykhook-receiver failed"
+cat >"$work/tiny_receiver.cpp" <<'CPP'
+#include <tykhook/receiver.h>
+#include <iostream>
+int main() {
+  tykhook::ReceiverOptions options;
+  options.verifier.secrets.emplace_back("secret");
+  tykhook::Receiver receiver(std::move(options));
+  std::cout << (receiver.bind("127.0.0.1", 0) > 0 ? "bound" : "not bound") << '\n';
+}
+CPP
+# shellcheck disable=SC2086 # extra_flags is a list of flags
+"$cxx" -std=c++20 $extra_flags "$work/tiny_receiver.cpp" "${flags[@]}" -o "$work/tiny_receiver" \
+  >"$work/tiny_receiver.log" 2>&1 \
+  || fail "a receiver does not compile and link with: ${flags[*]}"
+[[ $(LD_LIBRARY_PATH=$libdir "$work/tiny_receiver") == bound ]] \
+  || fail "the receiver built with pkg-config tykhook-receiver did not bind"
 
 step "ok"

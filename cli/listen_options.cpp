@@ -1,0 +1,65 @@
+#include "commands.h"
+#include "header_option.h"
+
+namespace tykhook::cli {
+
+CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
+  CLI::App* command = app.add_subcommand(
+      "listen", "Receive deliveries over HTTP: verify, keep and answer each one");
+  command->add_option("--host", options.host, "Address to listen on, e.g. 0.0.0.0 for all")
+      ->type_name("HOST")
+      ->capture_default_str();
+  command->add_option("--port", options.port, "Port to listen on; 0 picks a free one")
+      ->type_name("PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  add_secret_options(*command, options.secrets);
+  command
+      ->add_option("--tolerance", options.tolerance,
+                   "Refuse a Timestamp further than this from now (stale: 401), e.g. 300s, 1h")
+      ->type_name("DURATION")
+      ->check(duration_check())
+      ->capture_default_str();
+  command
+      ->add_option("--store", options.store,
+                   "Idempotency store: memory:, sqlite:PATH or redis://HOST:PORT[/DB]")
+      ->type_name("URI")
+      ->capture_default_str();
+  command
+      ->add_option("--capture-dir", options.capture_dir,
+                   "Write each authentic delivery here (mode 0600) before answering it")
+      ->type_name("DIR");
+  command->add_flag("--reject-invalid", options.reject_invalid,
+                    "Answer authentic deliveries that fail the envelope, event or schema checks "
+                    "with 400 instead of 202 (they are kept either way)");
+  command
+      ->add_option("--max-body", options.max_body,
+                   "Largest body accepted, in bytes; larger: 413 (default: 1048576 = 1 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--require-header", options.require_header,
+                   "Refuse deliveries (401, verdict \"rejected\") without this header, e.g. "
+                   "\"X-Portal-Token: s3cr3t\"; HEAD is exempt")
+      ->type_name("\"NAME: VALUE\"")
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            return parse_header_option(text)
+                       ? std::string()
+                       : std::string("expected \"NAME: VALUE\", e.g. \"X-Portal-Token: s3cr3t\"");
+          },
+          ""));
+  command->add_flag("--quiet", options.quiet,
+                    "Log only the first line and requests the receiver failed (5xx)");
+  command->add_option("--log-format", options.log_format, "Request log lines: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  command->add_option("--threads", options.threads, "Requests served at once (worker threads)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  add_body_check_options(*command, options.checks);
+  return command;
+}
+
+}  // namespace tykhook::cli

@@ -1,0 +1,142 @@
+#include "request_log.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include "hex.h"
+
+namespace tykhook::cli {
+namespace {
+
+std::string milliseconds_text(std::chrono::microseconds duration) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", static_cast<double>(duration.count()) / 1000.0);
+  return text;
+}
+
+void text_line(const RequestRecord& record, std::string& line) {
+  line += time_text(record.time);
+  line += ' ';
+  line += record.client;
+  line += ' ';
+  line += loggable(record.method, 16);
+  line += ' ';
+  line += loggable(record.path, 200);
+  line += ' ';
+  line += record.event ? loggable(*record.event, 64) : "-";
+  line += ' ';
+  line += record.verdict.empty() ? std::string_view("-") : std::string_view(record.verdict);
+  line += ' ';
+  line += std::to_string(record.status);
+  line += ' ';
+  line += milliseconds_text(record.duration);
+  line += "ms";
+  if (!record.error.empty()) {
+    line += " error: ";
+    line += loggable(record.error, 1000, true);
+  }
+  line += '\n';
+}
+
+void json_line(const RequestRecord& record, std::string& line) {
+  nlohmann::ordered_json object;
+  object["time"] = time_text(record.time);
+  object["client"] = record.client;
+  object["method"] = record.method;
+  object["path"] = record.path;
+  object["event"] = record.event ? nlohmann::ordered_json(*record.event) : nullptr;
+  object["verdict"] =
+      record.verdict.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(record.verdict);
+  object["status"] = record.status;
+  object["ms"] = static_cast<double>(record.duration.count()) / 1000.0;
+  if (!record.error.empty()) object["error"] = record.error;
+  line += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line += '\n';
+}
+
+}  // namespace
+
+std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
+  std::string out;
+  for (const char c : text.substr(0, limit)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte > 0x20 && byte < 0x7f && c != '\\') || (spaces && c == ' ')) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += detail::to_hex(std::span(&byte, 1));
+    }
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
+
+RequestLog::RequestLog(bool json, bool quiet)
+    : json_(json), quiet_(quiet), flusher_([this] { run(); }) {}
+
+RequestLog::~RequestLog() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  flusher_.join();
+  flush();
+}
+
+void RequestLog::write(const RequestRecord& record) {
+  // --quiet keeps the lines that need someone's attention: the receiver's own failures.
+  if (quiet_ && record.error.empty() && record.status < 500) return;
+  // Formatted outside the lock, into a buffer that each thread reuses.
+  thread_local std::string line;
+  line.clear();
+  if (json_) {
+    json_line(record, line);
+  } else {
+    text_line(record, line);
+  }
+  bool full = false;
+  bool first = false;
+  {
+    const std::lock_guard lock(mutex_);
+    first = pending_.empty();
+    pending_ += line;
+    full = pending_.size() >= max_pending;
+  }
+  // A log reader that does not keep up slows the requests down, as one write() each did,
+  // rather than letting the buffer grow without bound.
+  if (full) {
+    flush();
+  } else if (first) {
+    wake_.notify_one();
+  }
+}
+
+void RequestLog::flush() {
+  const std::lock_guard writing(write_mutex_);
+  std::string lines;
+  {
+    const std::lock_guard lock(mutex_);
+    lines.swap(pending_);
+  }
+  if (lines.empty()) return;
+  std::fwrite(lines.data(), 1, lines.size(), stderr);
+  std::fflush(stderr);
+}
+
+// The flusher: sleeps until a line is gathered, waits `batch_delay` for more, writes them.
+void RequestLog::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    wake_.wait_for(lock, batch_delay, [this] { return stopping_; });
+    lock.unlock();
+    flush();
+    lock.lock();
+  }
+}
+
+}  // namespace tykhook::cli
