@@ -166,11 +166,11 @@ class Service {
   void on_written(const httplib::Request& req, const httplib::Response& res);
 
   bool check_before_body(Connection& connection, httplib::Response& res);
-  void respond(Connection& connection, httplib::Response& res, int status, std::string_view verdict,
-               std::optional<std::string> event, std::vector<std::string> errors);
-  void refuse(Connection& connection, httplib::Response& res, int status, std::string_view verdict,
-              std::string error);
-  int status_of(VerdictKind kind) const;
+  void respond(Connection& connection, httplib::Response& res, int status,
+               detail::DeliveryOutcome outcome, std::optional<std::string> event,
+               std::optional<Event> known_event, std::vector<std::string> errors);
+  void refuse(Connection& connection, httplib::Response& res, int status,
+              detail::DeliveryOutcome outcome, std::string error);
   Request for_capture(const Request& request) const;
   void release(const std::string& key, std::string& error);
   void finish(Connection& connection);
@@ -234,6 +234,8 @@ class Connection final : public httplib::Stream {
 
   // What the current request's log line says, and what the receiver decided about it.
   RequestRecord record;
+  std::optional<detail::DeliveryOutcome> outcome;  // a delivery's, as record.verdict spells it
+  std::optional<Event> event;                      // a delivery's known event, as record.event
   SteadyClock::time_point started{};
   bool reading_head = false;
   std::string head_bytes;
@@ -273,6 +275,8 @@ class Connection final : public httplib::Stream {
   /// Starts a new request: its deadline runs from now.
   void begin_request(bool last) {
     record = RequestRecord{};
+    outcome.reset();
+    event.reset();
     record.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now());
     record.client = client_;
     started = SteadyClock::now();
@@ -616,33 +620,10 @@ void Service::configure_engine() {
   };
 }
 
-int Service::status_of(VerdictKind kind) const {
-  switch (kind) {
-    case VerdictKind::ok:
-    case VerdictKind::duplicate:
-      return 200;
-    case VerdictKind::malformed_request:
-      return 400;
-    case VerdictKind::too_large:
-      return 413;
-    case VerdictKind::missing_signature:
-    case VerdictKind::malformed_signature:
-    case VerdictKind::signature_mismatch:
-    case VerdictKind::stale:
-      return 401;
-    case VerdictKind::malformed_json:
-    case VerdictKind::invalid_envelope:
-    case VerdictKind::unknown_event:
-    case VerdictKind::schema_violation:
-      // Authentic, and the portal never resends it: kept and flagged (DESIGN.md).
-      return options.reject_invalid ? 400 : 202;
-  }
-  return 500;
-}
-
 void Service::respond(Connection& connection, httplib::Response& res, int status,
-                      std::string_view verdict, std::optional<std::string> event,
-                      std::vector<std::string> errors) {
+                      detail::DeliveryOutcome outcome, std::optional<std::string> event,
+                      std::optional<Event> known_event, std::vector<std::string> errors) {
+  const std::string_view verdict = detail::to_string(outcome);
   res.status = status;
   res.set_header(std::string(verdict_header), std::string(verdict));
   if (errors.empty() && plain_json_text(verdict) && (!event || plain_json_text(*event))) {
@@ -663,18 +644,20 @@ void Service::respond(Connection& connection, httplib::Response& res, int status
   connection.record.status = status;
   connection.record.verdict = std::string(verdict);
   connection.record.event = std::move(event);
+  connection.outcome = outcome;
+  connection.event = known_event;
 }
 
 void Service::refuse(Connection& connection, httplib::Response& res, int status,
-                     std::string_view verdict, std::string error) {
+                     detail::DeliveryOutcome outcome, std::string error) {
   // The body is left unread, so the connection cannot carry another request.
   connection.close_after = true;
-  respond(connection, res, status, verdict, std::nullopt, {std::move(error)});
+  respond(connection, res, status, outcome, std::nullopt, std::nullopt, {std::move(error)});
 }
 
 bool Service::check_before_body(Connection& connection, httplib::Response& res) {
   if (!connection.head || !*connection.head) {
-    refuse(connection, res, 400, to_string(VerdictKind::malformed_request),
+    refuse(connection, res, 400, VerdictKind::malformed_request,
            connection.head ? connection.head->error : "request: the head could not be read");
     return false;
   }
@@ -683,7 +666,7 @@ bool Service::check_before_body(Connection& connection, httplib::Response& res) 
     const std::string& name = options.required_header->name;
     const auto values = head.values(name);
     if (values.empty()) {
-      refuse(connection, res, 401, rejected_verdict,
+      refuse(connection, res, 401, ReceiverOutcome::rejected,
              name + ": required header missing; add it to the webhook's custom headers");
       return false;
     }
@@ -691,14 +674,14 @@ bool Service::check_before_body(Connection& connection, httplib::Response& res) 
     // can be learnt from the time a refusal takes.
     const Sha256 given = sha256(values.front());
     if (values.size() > 1 || CRYPTO_memcmp(given.data(), required_digest->data(), 32) != 0) {
-      refuse(connection, res, 401, rejected_verdict,
+      refuse(connection, res, 401, ReceiverOutcome::rejected,
              name + ": does not have the required value; check the webhook's custom headers");
       return false;
     }
   }
 
   const auto malformed = [&](std::string error) {
-    refuse(connection, res, 400, to_string(VerdictKind::malformed_request), std::move(error));
+    refuse(connection, res, 400, VerdictKind::malformed_request, std::move(error));
     return false;
   };
   const auto encodings = head.values("Transfer-Encoding");
@@ -730,7 +713,7 @@ bool Service::check_before_body(Connection& connection, httplib::Response& res) 
     connection.content_length = std::stoull(std::string(text));
     connection.framing = Connection::Framing::length;
     if (connection.content_length > options.verifier.max_body) {
-      refuse(connection, res, 413, to_string(VerdictKind::too_large),
+      refuse(connection, res, 413, VerdictKind::too_large,
              "body: Content-Length " + std::string(text) + " is over the limit of " +
                  std::to_string(options.verifier.max_body) +
                  " bytes; raise the body limit (--max-body) if this delivery is real");
@@ -831,13 +814,13 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
       return true;
     });
     if (over) {
-      refuse(connection, res, 413, to_string(VerdictKind::too_large),
+      refuse(connection, res, 413, VerdictKind::too_large,
              "body: over the limit of " + std::to_string(max_body) +
                  " bytes; raise the body limit (--max-body) if this delivery is real");
       return;
     }
     if (!complete) {
-      refuse(connection, res, 400, to_string(VerdictKind::malformed_request),
+      refuse(connection, res, 400, VerdictKind::malformed_request,
              connection.timed_out
                  ? "body: not received within the read timeout of " +
                        std::to_string(options.read_timeout.count()) +
@@ -852,9 +835,10 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
                   .headers = head.headers,
                   .body = std::move(body)};
   const TimePoint now = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now());
-  const auto unavailable = [&](std::string error, std::optional<std::string> event) {
+  const auto unavailable = [&](std::string error, const Verdict* verdict) {
     connection.record.error = std::move(error);
-    respond(connection, res, 503, error_verdict, std::move(event),
+    respond(connection, res, 503, ReceiverOutcome::error,
+            verdict ? verdict->event_name : std::nullopt, verdict ? verdict->event : std::nullopt,
             {"the receiver cannot keep this delivery now; send it again later"});
   };
 
@@ -864,7 +848,7 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
   } catch (const Error& failure) {
     // The store failed: the delivery must not be acknowledged, or it would be lost.
     metrics.count_store_error();
-    unavailable(failure.what(), std::nullopt);
+    unavailable(failure.what(), nullptr);
     return;
   }
 
@@ -881,7 +865,7 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
           keep = options.verifier.store->claim(claim, options.verifier.store_ttl);
         } catch (const Error& failure) {
           metrics.count_store_error();
-          unavailable(failure.what(), verdict.event_name);
+          unavailable(failure.what(), &verdict);
           return;
         }
       }
@@ -893,7 +877,7 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
         metrics.count_capture_error();
         std::string error = failure.what();
         release(claim, error);
-        unavailable(std::move(error), verdict.event_name);
+        unavailable(std::move(error), &verdict);
         return;
       }
     }
@@ -915,14 +899,14 @@ void Service::on_delivery(const httplib::Request& /*req: the raw head is used*/,
       // Released, so that the same delivery sent again is processed again, not a duplicate.
       if (options.verifier.store) release(verdict.idempotency_key, error);
       connection.record.error = std::move(error);
-      respond(connection, res, 500, error_verdict, verdict.event_name,
+      respond(connection, res, 500, ReceiverOutcome::error, verdict.event_name, verdict.event,
               {"the handler failed; the delivery was kept, and sending it again processes it "
                "again"});
       return;
     }
   }
-  respond(connection, res, status_of(kind), to_string(kind), verdict.event_name,
-          std::move(verdict.errors));
+  respond(connection, res, http_status(kind, options.reject_invalid), kind, verdict.event_name,
+          verdict.event, std::move(verdict.errors));
 }
 
 httplib::Server::HandlerResponse Service::on_error(const httplib::Request& req,
@@ -949,7 +933,7 @@ httplib::Server::HandlerResponse Service::on_error(const httplib::Request& req,
   if (is_delivery_method(req.method) && connection != nullptr) {
     const bool too_large = res.status == 413;
     respond(*connection, res, too_large ? 413 : 400,
-            to_string(too_large ? VerdictKind::too_large : VerdictKind::malformed_request),
+            too_large ? VerdictKind::too_large : VerdictKind::malformed_request, std::nullopt,
             std::nullopt, {std::move(error)});
   } else {
     res.set_content(nlohmann::ordered_json{{"error", error}}.dump(), "application/json");
@@ -974,7 +958,7 @@ void Service::on_exception(const httplib::Request& req, httplib::Response& res,
   connection->close_after = true;
   connection->record.error = "internal error: " + what;
   if (is_delivery_method(req.method)) {
-    respond(*connection, res, 500, error_verdict, std::nullopt,
+    respond(*connection, res, 500, ReceiverOutcome::error, std::nullopt, std::nullopt,
             {"internal error; the delivery was not processed, send it again"});
   } else {
     res.status = 500;
@@ -1002,12 +986,9 @@ void Service::finish(Connection& connection) {
   record.duration = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() -
                                                                           connection.started);
   metrics.count_response(record.status);
-  if (!record.verdict.empty()) {
-    const std::optional<Event> event =
-        record.event ? parse_event(*record.event) : std::optional<Event>();
-    // An alias in the body comes back as the wire name, so parse_event finds every known one.
-    metrics.count_delivery(detail::ReceiverMetrics::event_label(event, record.event.has_value()),
-                           record.verdict, record.duration);
+  if (connection.outcome) {
+    metrics.count_delivery(connection.event, record.event.has_value(), *connection.outcome,
+                           record.duration);
   }
   if (options.on_request) {
     try {
@@ -1489,6 +1470,16 @@ void Service::stop() {
 }  // namespace
 
 // ---- the public face --------------------------------------------------------------------------
+
+std::string_view to_string(ReceiverOutcome outcome) {
+  switch (outcome) {
+    case ReceiverOutcome::rejected:
+      return "rejected";
+    case ReceiverOutcome::error:
+      return "error";
+  }
+  return "";  // unreachable for a valid enumerator; -Wall flags a missing case above
+}
 
 struct Receiver::Impl {
   Impl(ReceiverOptions options, Dispatcher dispatcher)
