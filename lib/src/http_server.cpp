@@ -353,7 +353,8 @@ void HttpServer::on_delivery(httplib::Response& res, const httplib::ContentReade
     }
   }
   const TimePoint now = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now());
-  respond(connection, responder_.answer(**connection.head, std::move(body), now), res);
+  // The head passed its checks above: they are not run twice.
+  respond(connection, responder_.answer_delivery(**connection.head, std::move(body), now), res);
 }
 
 httplib::Server::HandlerResponse HttpServer::on_error(const httplib::Request& req,

@@ -73,12 +73,16 @@ class Responder {
   /// when the capture directory cannot be created or opened.
   Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMetrics& metrics);
 
-  /// The answer to the request `head` with `body`, arrived at `now`. Throws only what the
-  /// HTTP engine turns into a 500 (a failure of this process, not of the request).
+  /// The answer to the request `head` with `body`, arrived at `now`: check_head() and then
+  /// answer_delivery() for a delivery. Throws only what the HTTP engine turns into a 500 (a
+  /// failure of this process, not of the request).
   [[nodiscard]] Answer answer(const Head& head, std::string body, TimePoint now);
   /// The checks of a delivery before its body is read: the required header, the framing and
   /// the announced length.
   [[nodiscard]] HeadCheck check_head(const Head& head) const;
+  /// The answer to a delivery whose head passed check_head(), by its verdict, once it is kept
+  /// (and handled when ok).
+  [[nodiscard]] Answer answer_delivery(const Head& head, std::string body, TimePoint now);
 
   /// True when nothing on a delivery's way can wait (a store that never waits, or none; no
   /// capture directory; no handler), so the event loop may answer deliveries itself.
@@ -90,7 +94,6 @@ class Responder {
   using Sha256 = std::array<unsigned char, 32>;
 
   Answer answer_other(const Head& head) const;
-  Answer answer_delivery(const Head& head, std::string body, TimePoint now);
   Request for_capture(const Request& request) const;
   void release(const std::string& key, std::string& error);
 
