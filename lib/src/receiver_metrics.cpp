@@ -1,6 +1,7 @@
 #include "receiver_metrics.h"
 
 #include <cstdio>
+#include <variant>
 
 #include "tykhook/receiver.h"
 #include "tykhook/verifier.h"
@@ -11,46 +12,25 @@ namespace {
 constexpr std::string_view unknown_event_label = "unknown";
 constexpr std::string_view no_event_label = "none";
 
-// The verdict labels in DESIGN.md's order, then the receiver's own two.
-constexpr std::array<VerdictKind, 12> verdict_kinds = {
-    VerdictKind::ok,
-    VerdictKind::malformed_request,
-    VerdictKind::too_large,
-    VerdictKind::missing_signature,
-    VerdictKind::malformed_signature,
-    VerdictKind::signature_mismatch,
-    VerdictKind::malformed_json,
-    VerdictKind::invalid_envelope,
-    VerdictKind::unknown_event,
-    VerdictKind::schema_violation,
-    VerdictKind::stale,
-    VerdictKind::duplicate,
-};
+// Labels are indexed by their enumerators: the verdicts in DESIGN.md's order, then the
+// receiver's own two; the catalogue's events, then "unknown" and "none".
+constexpr std::size_t verdict_count = static_cast<std::size_t>(VerdictKind::duplicate) + 1;
+constexpr std::size_t event_count =
+    static_cast<std::size_t>(Event::OrganisationRequestRejected) + 1;
 
-std::string_view verdict_label(std::size_t index) {
-  if (index < verdict_kinds.size()) return to_string(verdict_kinds[index]);
-  return index == verdict_kinds.size() ? rejected_verdict : error_verdict;
+std::size_t outcome_index(const DeliveryOutcome& outcome) {
+  if (const auto* kind = std::get_if<VerdictKind>(&outcome)) return static_cast<std::size_t>(*kind);
+  return verdict_count + static_cast<std::size_t>(std::get<ReceiverOutcome>(outcome));
 }
 
-std::size_t verdict_index(std::string_view verdict) {
-  for (std::size_t i = 0; i < verdict_kinds.size() + 2; ++i) {
-    if (verdict_label(i) == verdict) return i;
-  }
-  return verdict_kinds.size() + 1;  // anything else is the receiver's own failure
+DeliveryOutcome outcome_at(std::size_t index) {
+  if (index < verdict_count) return static_cast<VerdictKind>(index);
+  return static_cast<ReceiverOutcome>(index - verdict_count);
 }
 
 std::string_view event_label_at(std::size_t index) {
-  const auto events = all_events();
-  if (index < events.size()) return to_string(events[index]);
-  return index == events.size() ? unknown_event_label : no_event_label;
-}
-
-std::size_t event_index(std::string_view label) {
-  const auto events = all_events();
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (to_string(events[i]) == label) return i;
-  }
-  return label == unknown_event_label ? events.size() : events.size() + 1;
+  if (index < event_count) return tykhook::to_string(static_cast<Event>(index));
+  return index == event_count ? unknown_event_label : no_event_label;
 }
 
 // A floating-point value in the shortest form that keeps `digits` significant digits: bucket
@@ -68,15 +48,17 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
 
 }  // namespace
 
-std::string_view ReceiverMetrics::event_label(std::optional<Event> event, bool has_name) {
-  if (event) return to_string(*event);
-  return has_name ? unknown_event_label : no_event_label;
+std::string_view to_string(const DeliveryOutcome& outcome) {
+  return std::visit([](auto kind) { return tykhook::to_string(kind); }, outcome);
 }
 
-void ReceiverMetrics::count_delivery(std::string_view event, std::string_view verdict,
+void ReceiverMetrics::count_delivery(std::optional<Event> event, bool named,
+                                     const DeliveryOutcome& outcome,
                                      std::chrono::microseconds duration) {
-  static_assert(event_labels == 16 && verdict_labels == verdict_kinds.size() + 2);
-  deliveries_[event_index(event)][verdict_index(verdict)].fetch_add(1, std::memory_order_relaxed);
+  static_assert(event_labels == event_count + 2 && verdict_labels == verdict_count + 2);
+  const std::size_t event_index =
+      event ? static_cast<std::size_t>(*event) : event_count + (named ? 0 : 1);
+  deliveries_[event_index][outcome_index(outcome)].fetch_add(1, std::memory_order_relaxed);
   const double seconds = static_cast<double>(duration.count()) / 1e6;
   std::size_t bucket = 0;
   while (bucket < buckets && seconds > bucket_bounds[bucket]) ++bucket;
@@ -99,7 +81,7 @@ std::string ReceiverMetrics::render() const {
       const auto count = deliveries_[e][v].load(std::memory_order_relaxed);
       if (count == 0) continue;
       out.append("tykhook_deliveries_total{event=\"").append(event_label_at(e));
-      out.append("\",verdict=\"").append(verdict_label(v)).append("\"} ");
+      out.append("\",verdict=\"").append(to_string(outcome_at(v))).append("\"} ");
       out.append(std::to_string(count)).append("\n");
     }
   }

@@ -10,23 +10,28 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "tykhook/events.h"
+#include "tykhook/receiver.h"
+#include "tykhook/verifier.h"
 
 namespace tykhook::detail {
+
+/// A delivery's X-Tykhook-Verdict: the verifier's verdict, or the receiver's own outcome.
+using DeliveryOutcome = std::variant<VerdictKind, ReceiverOutcome>;
+
+/// Returns the outcome's external name ("ok", "rejected").
+[[nodiscard]] std::string_view to_string(const DeliveryOutcome& outcome);
 
 /// Counts what the receiver answered: deliveries by event and verdict, responses by status,
 /// delivery latency, and the failures of the store, the capture directory and the handlers.
 class ReceiverMetrics {
  public:
-  /// The `event` label of a delivery: the catalogue's wire name, "unknown" for an event outside
-  /// the catalogue, "none" when the body could not be read. The label set stays bounded
-  /// whatever a client sends.
-  static std::string_view event_label(std::optional<Event> event, bool has_name);
-
-  /// Counts one delivery answered with `verdict` (one of DESIGN.md's verdicts, "rejected" or
-  /// "error") for the event label `event` (see event_label), and its latency.
-  void count_delivery(std::string_view event, std::string_view verdict,
+  /// Counts one delivery answered with `outcome`, and its latency. Its `event` label is the
+  /// catalogue's wire name of `event`, else "unknown" when the body `named` an event, else
+  /// "none": the label set stays bounded whatever a client sends.
+  void count_delivery(std::optional<Event> event, bool named, const DeliveryOutcome& outcome,
                       std::chrono::microseconds duration);
   /// Counts one response with HTTP status `status`.
   void count_response(int status);
@@ -38,8 +43,8 @@ class ReceiverMetrics {
   [[nodiscard]] std::string render() const;
 
  private:
-  static constexpr std::size_t event_labels = 16;    // 14 events, "unknown", "none"
-  static constexpr std::size_t verdict_labels = 14;  // 12 verdicts, "rejected", "error"
+  static constexpr std::size_t event_labels = 16;    // 14 events (by Event), "unknown", "none"
+  static constexpr std::size_t verdict_labels = 14;  // 12 verdicts (by VerdictKind), 2 outcomes
   static constexpr std::size_t buckets = 14;
   static constexpr std::array<double, buckets> bucket_bounds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

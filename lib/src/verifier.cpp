@@ -67,6 +67,30 @@ bool is_authentic(VerdictKind kind) {
   return false;
 }
 
+int http_status(VerdictKind kind, bool reject_invalid) {
+  switch (kind) {
+    case VerdictKind::ok:
+    case VerdictKind::duplicate:
+      return 200;
+    case VerdictKind::malformed_request:
+      return 400;
+    case VerdictKind::too_large:
+      return 413;
+    case VerdictKind::missing_signature:
+    case VerdictKind::malformed_signature:
+    case VerdictKind::signature_mismatch:
+    case VerdictKind::stale:
+      return 401;
+    case VerdictKind::malformed_json:
+    case VerdictKind::invalid_envelope:
+    case VerdictKind::unknown_event:
+    case VerdictKind::schema_violation:
+      // Authentic, and the portal never resends it: kept and flagged (DESIGN.md).
+      return reject_invalid ? 400 : 202;
+  }
+  return 500;
+}
+
 std::string idempotency_key(std::string_view body) {
   // Unlike EVP_Digest(EVP_sha256()), these calls fetch no algorithm and allocate no context for
   // each body (bench/README.md).

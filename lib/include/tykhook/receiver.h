@@ -17,12 +17,18 @@
 
 namespace tykhook {
 
-/// The value of X-Tykhook-Verdict (and of "verdict" in the response body) when a delivery
-/// lacks the required header: it is refused before its body is read or verified.
-inline constexpr std::string_view rejected_verdict = "rejected";
-/// The value of X-Tykhook-Verdict when the receiver could not process an authentic delivery
-/// (the store or the capture directory failed: 503; the handler failed: 500).
-inline constexpr std::string_view error_verdict = "error";
+/// What the receiver answers a delivery with besides the verifier's verdicts, each spelled as
+/// X-Tykhook-Verdict (and "verdict" in the response body) spells it.
+enum class ReceiverOutcome {
+  /// The delivery lacks the required header: it is refused before its body is read or verified.
+  rejected,
+  /// The receiver could not process an authentic delivery (the store or the capture directory
+  /// failed: 503; the handler failed: 500).
+  error,
+};
+
+/// Returns the outcome's external name ("rejected").
+[[nodiscard]] std::string_view to_string(ReceiverOutcome outcome);
 
 /// One request as the receiver answered it: what its log line shows. It never holds a body, a
 /// signature, a header value or a secret.

@@ -43,6 +43,10 @@ enum class VerdictKind {
 /// so they are never dropped (malformed_json to duplicate, and ok).
 [[nodiscard]] bool is_authentic(VerdictKind kind);
 
+/// Returns the HTTP status that answers a delivery with this verdict (DESIGN.md, "`tykhook
+/// listen`"): 200, 202, 400, 401 or 413; `reject_invalid` answers the authentic but invalid 400.
+[[nodiscard]] int http_status(VerdictKind kind, bool reject_invalid);
+
 /// The verifier's conclusion about one request.
 struct Verdict {
   VerdictKind kind = VerdictKind::malformed_request;  ///< the first check that failed, or ok

@@ -1,0 +1,381 @@
+#include "responder.h"
+
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <utility>
+
+#include "tykhook/store.h"
+
+namespace tykhook {
+
+std::string_view to_string(ReceiverOutcome outcome) {
+  switch (outcome) {
+    case ReceiverOutcome::rejected:
+      return "rejected";
+    case ReceiverOutcome::error:
+      return "error";
+  }
+  return "";  // unreachable for a valid enumerator; -Wall flags a missing case above
+}
+
+namespace detail {
+namespace {
+
+constexpr std::string_view verdict_header = "X-Tykhook-Verdict";
+// The claims of authentic deliveries that failed a later check (kept and flagged, never
+// handled) live apart from the verifier's claims, so that a future-dated `stale` delivery that
+// is resent in time is still processed. They only stop a resent copy from being captured again.
+constexpr std::string_view kept_prefix = "kept:";
+
+// True when `text` is the same inside a JSON string as it is: visible ASCII, no quote or
+// backslash.
+bool plain_json_text(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
+// A request target as a capture may hold it: bytes outside visible ASCII percent-encoded. Only
+// the body and the signature header are verified, so the target may change this way.
+std::string visible_target(std::string_view target) {
+  std::string visible;
+  visible.reserve(target.size());
+  for (const char c : target) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7f) {
+      visible += c;
+    } else {
+      static constexpr char digits[] = "0123456789ABCDEF";
+      visible += '%';
+      visible += digits[byte >> 4];
+      visible += digits[byte & 0x0f];
+    }
+  }
+  return visible;
+}
+
+std::array<unsigned char, 32> sha256(std::string_view bytes) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw Error("required header: SHA-256 failed in the crypto library");
+  }
+  return digest;
+}
+
+// The receiver's options, once checked. Message is kept only for handlers: nothing else of the
+// receiver's reads it.
+ReceiverOptions checked(ReceiverOptions options, const Dispatcher& dispatcher) {
+  const auto positive = [](auto value, std::string_view name) {
+    if (value <= decltype(value){}) {
+      throw std::invalid_argument("tykhook::Receiver: " + std::string(name) +
+                                  " is 0; give a positive value");
+    }
+  };
+  positive(options.threads, "threads");
+  positive(options.max_connections, "max_connections");
+  positive(options.read_timeout.count(), "read_timeout");
+  positive(options.write_timeout.count(), "write_timeout");
+  positive(options.keep_alive_timeout.count(), "keep_alive_timeout");
+  positive(options.keep_alive_max_requests, "keep_alive_max_requests");
+  positive(options.max_headers, "max_headers");
+  if (options.max_header_bytes < 256) {
+    throw std::invalid_argument(
+        "tykhook::Receiver: max_header_bytes is under 256; allow at least 256 bytes");
+  }
+  if (options.required_header) {
+    if (!is_token(options.required_header->name)) {
+      throw std::invalid_argument("tykhook::Receiver: required header name " +
+                                  quote(options.required_header->name) +
+                                  " is not a token; give a name like X-Portal-Token");
+    }
+    if (trim(options.required_header->value).empty()) {
+      throw std::invalid_argument(
+          "tykhook::Receiver: the required header's value is empty; give a value");
+    }
+    // Headers arrive trimmed of surrounding white space; so is the value they are held to.
+    options.required_header->value = std::string(trim(options.required_header->value));
+  }
+  options.verifier.keep_message = !dispatcher.empty();
+  return options;
+}
+
+Answer json_answer(int status, const nlohmann::ordered_json& body) {
+  Answer answer;
+  answer.response.status = status;
+  answer.response.content_type = "application/json";
+  answer.response.body = body.dump();
+  return answer;
+}
+
+}  // namespace
+
+// ---- answers ------------------------------------------------------------------------------------
+
+Answer delivery_answer(int status, const DeliveryOutcome& outcome, std::optional<std::string> event,
+                       std::optional<Event> known_event, std::vector<std::string> errors) {
+  const std::string_view verdict = to_string(outcome);
+  Answer answer;
+  answer.response.status = status;
+  answer.response.headers.push_back({std::string(verdict_header), std::string(verdict)});
+  answer.response.content_type = "application/json";
+  if (errors.empty() && plain_json_text(verdict) && (!event || plain_json_text(*event))) {
+    // The answer to most deliveries: the same bytes as below, without building a document.
+    std::string body = R"({"verdict":")";
+    body.append(verdict).append(event ? R"(","event":")" : R"(","event":null})");
+    if (event) body.append(*event).append(R"("})");
+    answer.response.body = std::move(body);
+  } else {
+    nlohmann::ordered_json body;
+    body["verdict"] = verdict;
+    body["event"] = event ? nlohmann::ordered_json(*event) : nullptr;
+    if (!errors.empty()) body["errors"] = errors;
+    answer.response.body =
+        body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  }
+  answer.record.status = status;
+  answer.record.verdict = std::string(verdict);
+  answer.record.event = std::move(event);
+  answer.outcome = outcome;
+  answer.event = known_event;
+  return answer;
+}
+
+Answer refusal(int status, const DeliveryOutcome& outcome, std::string error) {
+  Answer answer = delivery_answer(status, outcome, std::nullopt, std::nullopt, {std::move(error)});
+  // The body is left unread, so the connection cannot carry another request.
+  answer.close = true;
+  return answer;
+}
+
+Answer error_answer(int status, std::string error) {
+  return json_answer(status, {{"error", std::move(error)}});
+}
+
+// ---- the responder ------------------------------------------------------------------------------
+
+Responder::Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMetrics& metrics)
+    : options_(checked(std::move(options), dispatcher)),
+      dispatcher_(std::move(dispatcher)),
+      verifier_(options_.verifier),
+      metrics_(metrics) {
+  if (!options_.capture_dir.empty()) {
+    captures_ = std::make_unique<CaptureWriter>(options_.capture_dir);
+  }
+  if (options_.required_header) required_digest_ = sha256(options_.required_header->value);
+}
+
+bool Responder::never_waits() const {
+  return !captures_ && dispatcher_.empty() &&
+         (!options_.verifier.store || options_.verifier.store->never_waits());
+}
+
+CaptureRecovery Responder::capture_recovery() const {
+  return captures_ ? captures_->recovery() : CaptureRecovery{};
+}
+
+Answer Responder::answer(const Head& head, std::string body, TimePoint now) {
+  if (!is_delivery_method(head.method)) return answer_other(head);
+  HeadCheck check = check_head(head);
+  if (check.refusal) return std::move(*check.refusal);
+  return answer_delivery(head, std::move(body), now);
+}
+
+Answer Responder::answer_other(const Head& head) const {
+  // The engine routes on the path as it decodes it; so does this.
+  const std::string path =
+      httplib::detail::decode_url(head.target.substr(0, head.target.find('?')), false);
+  Answer answer;
+  if (head.method == "HEAD") {
+    // The portal's Test Connection: a HEAD on the webhook's URL, without its custom headers.
+  } else if (head.method == "GET" && path == "/healthz") {
+    answer = json_answer(200, {{"status", "ok"}});
+  } else if (head.method == "GET" && path == "/metrics") {
+    answer.response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    answer.response.body = metrics_.render();
+  } else if (head.method == "GET") {
+    answer = error_answer(404, "not found; deliveries are POST, PUT or PATCH on any path");
+  } else {
+    answer = error_answer(405, head.method + " is not served; deliveries are POST, PUT or PATCH");
+    answer.response.headers.push_back({"Allow", "GET, HEAD, POST, PUT, PATCH"});
+  }
+  // These requests carry no body that anyone reads: one sent anyway ends the connection.
+  answer.close = !head.values("Transfer-Encoding").empty() ||
+                 std::any_of(head.headers.begin(), head.headers.end(), [](const Header& header) {
+                   return header_name_equals(header.name, "Content-Length") && header.value != "0";
+                 });
+  return answer;
+}
+
+HeadCheck Responder::check_head(const Head& head) const {
+  HeadCheck check;
+  const auto refuse = [&](int status, DeliveryOutcome outcome, std::string error) {
+    check.refusal = refusal(status, outcome, std::move(error));
+    return check;
+  };
+  if (options_.required_header) {
+    const std::string& name = options_.required_header->name;
+    const auto values = head.values(name);
+    if (values.empty()) {
+      return refuse(401, ReceiverOutcome::rejected,
+                    name + ": required header missing; add it to the webhook's custom headers");
+    }
+    // Digests of equal length, compared in constant time: neither the value nor its length
+    // can be learnt from the time a refusal takes.
+    const Sha256 given = sha256(values.front());
+    if (values.size() > 1 || CRYPTO_memcmp(given.data(), required_digest_->data(), 32) != 0) {
+      return refuse(
+          401, ReceiverOutcome::rejected,
+          name + ": does not have the required value; check the webhook's custom headers");
+    }
+  }
+
+  const auto malformed = [&](std::string error) {
+    return refuse(400, VerdictKind::malformed_request, std::move(error));
+  };
+  const auto encodings = head.values("Transfer-Encoding");
+  const auto lengths = head.values("Content-Length");
+  for (const auto coding : head.values("Content-Encoding")) {
+    if (!header_name_equals(coding, "identity")) {
+      return malformed("Content-Encoding: " + quote(coding) +
+                       " is not accepted; the signature covers the body as sent, uncompressed");
+    }
+  }
+  if (!encodings.empty() && !lengths.empty()) {
+    return malformed(
+        "Transfer-Encoding and Content-Length: both given (request smuggling); send one");
+  }
+  if (encodings.size() > 1 ||
+      (encodings.size() == 1 && !header_name_equals(encodings.front(), "chunked"))) {
+    return malformed("Transfer-Encoding: only \"chunked\" is accepted; send the body as is");
+  }
+  if (lengths.size() > 1) {
+    return malformed("Content-Length: appears " + std::to_string(lengths.size()) +
+                     " times; send it once");
+  }
+  check.framing.chunked = !encodings.empty();
+  if (lengths.size() == 1) {
+    const std::string_view text = lengths.front();
+    if (text.empty() || text.size() > 18 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return malformed("Content-Length: " + quote(text) + " is not a byte count");
+    }
+    check.framing.content_length = std::stoull(std::string(text));
+    if (*check.framing.content_length > options_.verifier.max_body) {
+      return refuse(413, VerdictKind::too_large,
+                    "body: Content-Length " + std::string(text) + " is over the limit of " +
+                        std::to_string(options_.verifier.max_body) +
+                        " bytes; raise the body limit (--max-body) if this delivery is real");
+    }
+  }
+  return check;
+}
+
+Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint now) {
+  Request request{.method = head.method,
+                  .target = head.target,
+                  .headers = head.headers,
+                  .body = std::move(body)};
+  const auto unavailable = [&](std::string error, const Verdict* verdict) {
+    Answer answer =
+        delivery_answer(503, ReceiverOutcome::error, verdict ? verdict->event_name : std::nullopt,
+                        verdict ? verdict->event : std::nullopt,
+                        {"the receiver cannot keep this delivery now; send it again later"});
+    answer.record.error = std::move(error);
+    return answer;
+  };
+
+  Verdict verdict;
+  try {
+    verdict = verifier_.verify(request, now);
+  } catch (const Error& failure) {
+    // The store failed: the delivery must not be acknowledged, or it would be lost.
+    metrics_.count_store_error();
+    return unavailable(failure.what(), nullptr);
+  }
+
+  const VerdictKind kind = verdict.kind;
+  if (is_authentic(kind) && kind != VerdictKind::duplicate && captures_) {
+    std::string claim;  // the claim to release if the capture cannot be written
+    bool keep = true;
+    if (options_.verifier.store) {
+      if (kind == VerdictKind::ok) {
+        claim = verdict.idempotency_key;
+      } else {
+        claim = std::string(kept_prefix) + verdict.idempotency_key;
+        try {
+          keep = options_.verifier.store->claim(claim, options_.verifier.store_ttl);
+        } catch (const Error& failure) {
+          metrics_.count_store_error();
+          return unavailable(failure.what(), &verdict);
+        }
+      }
+    }
+    if (keep) {
+      try {
+        captures_->write(for_capture(request), now, verdict.idempotency_key);
+      } catch (const std::exception& failure) {
+        metrics_.count_capture_error();
+        std::string error = failure.what();
+        release(claim, error);
+        return unavailable(std::move(error), &verdict);
+      }
+    }
+  }
+
+  if (kind == VerdictKind::ok) {
+    std::optional<std::string> failure_text;
+    try {
+      dispatcher_.dispatch(verdict);
+    } catch (const std::exception& failure) {
+      failure_text = failure.what();
+    } catch (...) {
+      failure_text = "an exception that is not a std::exception";
+    }
+    if (failure_text) {
+      metrics_.count_handler_error();
+      std::string error =
+          "handler of " + verdict.event_name.value_or("the delivery") + " failed: " + *failure_text;
+      // Released, so that the same delivery sent again is processed again, not a duplicate.
+      if (options_.verifier.store) release(verdict.idempotency_key, error);
+      Answer answer = delivery_answer(
+          500, ReceiverOutcome::error, verdict.event_name, verdict.event,
+          {"the handler failed; the delivery was kept, and sending it again processes it again"});
+      answer.record.error = std::move(error);
+      return answer;
+    }
+  }
+  return delivery_answer(http_status(kind, options_.reject_invalid), kind, verdict.event_name,
+                         verdict.event, std::move(verdict.errors));
+}
+
+Request Responder::for_capture(const Request& request) const {
+  Request capture = request;
+  capture.target = visible_target(request.target);
+  // The required header is a credential of the transport, not part of the delivery: a capture
+  // re-verifies without it, and holds no secret.
+  if (options_.required_header) {
+    for (auto& header : capture.headers) {
+      if (header_name_equals(header.name, options_.required_header->name)) {
+        header.value = "[redacted]";
+      }
+    }
+  }
+  return capture;
+}
+
+void Responder::release(const std::string& key, std::string& error) {
+  if (key.empty() || !options_.verifier.store) return;
+  try {
+    options_.verifier.store->release(key);
+  } catch (const std::exception& failure) {
+    error += std::string("; releasing its claim failed too: ") + failure.what();
+  }
+}
+
+}  // namespace detail
+}  // namespace tykhook

@@ -1,0 +1,108 @@
+#pragma once
+
+// Private to the library: the receiver's answers (DESIGN.md, "`tykhook listen`"). A request's
+// head, body and arrival time go in; the response and what its log line says come out. Nothing
+// here reads a socket, so a test can call it directly.
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capture_writer.h"
+#include "receiver_metrics.h"
+#include "request_head.h"
+#include "tykhook/dispatcher.h"
+#include "tykhook/receiver.h"
+#include "tykhook/verifier.h"
+
+namespace tykhook::detail {
+
+/// A response before the HTTP engine frames it.
+struct Response {
+  int status = 200;
+  std::vector<Header> headers;  ///< besides Content-Type and Content-Length
+  std::string content_type;     ///< empty when there is no body
+  std::string body;
+};
+
+/// The answer to one request: the response, and what its log line and the metrics say of it.
+struct Answer {
+  Response response;
+  /// The request leaves input unread (a refused body, or a body where none is read): the
+  /// connection closes after the response.
+  bool close = false;
+  /// A delivery's status, verdict, event and error (why the receiver failed); the connection
+  /// that read the request adds the rest.
+  RequestRecord record;
+  std::optional<DeliveryOutcome> outcome;  ///< a delivery's, as record.verdict spells it
+  std::optional<Event> event;              ///< a delivery's known event, as record.event names it
+};
+
+/// How a delivery's body is framed, once its head passed the checks before the body.
+struct BodyFraming {
+  bool chunked = false;
+  std::optional<std::size_t> content_length;  ///< none, and not chunked: there is no body
+};
+
+/// What the checks before the body conclude: a refusal, or how to read the body.
+struct HeadCheck {
+  std::optional<Answer> refusal;
+  BodyFraming framing;
+};
+
+/// The answer to a delivery with `outcome`: X-Tykhook-Verdict, and a JSON body with the
+/// verdict, the event and the errors when there are any.
+[[nodiscard]] Answer delivery_answer(int status, const DeliveryOutcome& outcome,
+                                     std::optional<std::string> event,
+                                     std::optional<Event> known_event,
+                                     std::vector<std::string> errors);
+/// The answer to a delivery refused before its body was read: the connection closes after it.
+[[nodiscard]] Answer refusal(int status, const DeliveryOutcome& outcome, std::string error);
+/// The answer to a request that is not a delivery and fails: a JSON body with the error.
+[[nodiscard]] Answer error_answer(int status, std::string error);
+
+/// Answers the receiver's requests: HEAD and GET by their path, deliveries (POST, PUT, PATCH)
+/// by their verdict, after keeping every authentic one and handing the ok ones to the
+/// dispatcher. Thread-safe.
+class Responder {
+ public:
+  /// Throws std::invalid_argument for misuse of `options` (see Receiver), and tykhook::Error
+  /// when the capture directory cannot be created or opened.
+  Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMetrics& metrics);
+
+  /// The answer to the request `head` with `body`, arrived at `now`: check_head() and then
+  /// answer_delivery() for a delivery. Throws only what the HTTP engine turns into a 500 (a
+  /// failure of this process, not of the request).
+  [[nodiscard]] Answer answer(const Head& head, std::string body, TimePoint now);
+  /// The checks of a delivery before its body is read: the required header, the framing and
+  /// the announced length.
+  [[nodiscard]] HeadCheck check_head(const Head& head) const;
+  /// The answer to a delivery whose head passed check_head(), by its verdict, once it is kept
+  /// (and handled when ok).
+  [[nodiscard]] Answer answer_delivery(const Head& head, std::string body, TimePoint now);
+
+  /// True when nothing on a delivery's way can wait (a store that never waits, or none; no
+  /// capture directory; no handler), so the event loop may answer deliveries itself.
+  [[nodiscard]] bool never_waits() const;
+  [[nodiscard]] const ReceiverOptions& options() const { return options_; }
+  [[nodiscard]] CaptureRecovery capture_recovery() const;
+
+ private:
+  using Sha256 = std::array<unsigned char, 32>;
+
+  Answer answer_other(const Head& head) const;
+  Request for_capture(const Request& request) const;
+  void release(const std::string& key, std::string& error);
+
+  ReceiverOptions options_;
+  Dispatcher dispatcher_;
+  Verifier verifier_;
+  ReceiverMetrics& metrics_;
+  std::unique_ptr<CaptureWriter> captures_;
+  std::optional<Sha256> required_digest_;
+};
+
+}  // namespace tykhook::detail
