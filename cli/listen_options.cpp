@@ -40,13 +40,11 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
   command
       ->add_option("--require-header", options.require_header,
                    "Refuse deliveries (401, verdict \"rejected\") without this header, e.g. "
-                   "\"X-Portal-Token: s3cr3t\"; HEAD is exempt")
+                   "\"X-Portal-Token: s3cr3t\"; HEAD and GET are exempt")
       ->type_name("\"NAME: VALUE\"")
       ->check(CLI::Validator(
           [](const std::string& text) {
-            return parse_header_option(text)
-                       ? std::string()
-                       : std::string("expected \"NAME: VALUE\", e.g. \"X-Portal-Token: s3cr3t\"");
+            return parse_header_option(text) ? std::string() : header_option_error(text);
           },
           ""));
   command->add_flag("--quiet", options.quiet,

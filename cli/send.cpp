@@ -132,8 +132,7 @@ int run_send(const SendOptions& options) {
   for (const auto& text : options.headers) {
     const auto header = parse_header_option(text);
     if (!header) {
-      return usage("--header \"" + text.substr(0, 100) +
-                   "\": expected \"K: V\", e.g. \"X-Portal-Token: s3cr3t\"");
+      return usage("--header: " + header_option_error(text));
     }
     extra_headers.emplace(header->name, header->value);
   }

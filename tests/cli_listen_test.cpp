@@ -433,7 +433,14 @@ TEST_CASE("listen refuses to start on a port in use, or without a secret, with e
   const Run bad_header =
       run_tykhook({"listen", "--port", "0", "--secret", "s", "--require-header", "no colon"});
   CHECK(bad_header.status == 2);
-  CHECK(bad_header.err.find("expected \"NAME: VALUE\"") != std::string::npos);
+  CHECK(bad_header.err.find("--require-header: no colon (what was given is not shown, in case it "
+                            "holds a credential)") != std::string::npos);
+  const Run bad_value = run_tykhook(
+      {"listen", "--port", "0", "--secret", "s", "--require-header", "X Token: s3cr3t-value"});
+  CHECK(bad_value.status == 2);
+  CHECK(bad_value.err.find("--require-header: the part before the colon is not a header name") !=
+        std::string::npos);
+  CHECK(bad_value.err.find("s3cr3t-value") == std::string::npos);
   CHECK(first.stop().status == 0);
 }
 

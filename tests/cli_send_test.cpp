@@ -227,7 +227,20 @@ TEST_CASE("usage errors exit 2 and name what to fix") {
        "excludes"},
       {"a header without a colon",
        {"--to", "http://127.0.0.1:9/", "--event", "UserRegistered", "--header", "X-Token"},
-       "--header \"X-Token\": expected \"K: V\""},
+       "--header: no colon (what was given is not shown, in case it holds a credential); give "
+       "\"NAME: VALUE\""},
+      // The value of a header is never shown: it is a credential, often (#20).
+      {"a space for the colon",
+       {"--to", "http://127.0.0.1:9/", "--event", "UserRegistered", "--header",
+        "X-Token s3cr3t-value"},
+       "--header: no colon"},
+      {"a name that is not a token",
+       {"--to", "http://127.0.0.1:9/", "--event", "UserRegistered", "--header",
+        "X Token: s3cr3t-value"},
+       "--header: the part before the colon is not a header name"},
+      {"an empty value",
+       {"--to", "http://127.0.0.1:9/", "--event", "UserRegistered", "--header", "X-Token:  "},
+       "--header: X-Token: the value is empty"},
       {"a URL without a scheme",
        {"--to", "127.0.0.1:9", "--event", "UserRegistered"},
        "--to \"127.0.0.1:9\": missing scheme"},
@@ -245,6 +258,7 @@ TEST_CASE("usage errors exit 2 and name what to fix") {
     CHECK(run.status == 2);
     CHECK(run.out.empty());
     CHECK(run.err.find(c.message) != std::string::npos);
+    CHECK(run.err.find("s3cr3t-value") == std::string::npos);
   }
   const Run no_secret = run_tykhook({"send", "--to", "http://127.0.0.1:9/", "--all"}, "",
                                     {{"PORTAL_WEBHOOKS_SECRET", ""}});
