@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "output.h"
 #include "tykhook/capture.h"
+#include "tykhook/explain.h"
 #include "tykhook/schema.h"
 #include "tykhook/store.h"
 #include "tykhook/timestamp.h"
@@ -168,6 +169,7 @@ int run_verify(const VerifyOptions& options) {
   }
   if (loaded.secrets.empty()) return exit_usage;
 
+  const std::vector<Secret> secrets = loaded.secrets;  // for the hints of a mismatch
   VerifierOptions verifier_options{.secrets = std::move(loaded.secrets),
                                    .max_body = options.max_body};
   if (!options.tolerance.empty()) verifier_options.tolerance = *parse_duration(options.tolerance);
@@ -212,6 +214,11 @@ int run_verify(const VerifyOptions& options) {
           request.headers.push_back({std::string(signature_header), options.signature});
         }
         verdict = verifier.verify(request, now);
+        if (verdict.kind == VerdictKind::signature_mismatch) {
+          for (const auto& hint : explain_mismatch(request, secrets)) {
+            verdict.errors.push_back("hint: " + hint);
+          }
+        }
       }
       ++tally.verdicts[verdict.kind];
       print_verdict(capture.input, verdict, options.format);

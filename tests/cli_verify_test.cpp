@@ -396,6 +396,27 @@ TEST_CASE("in JSON every input gets an object, the unreadable ones too (#20)") {
   CHECK(run.err.find("tykhook verify: 1 ok, 1 unreadable\n") != std::string::npos);
 }
 
+TEST_CASE("a mismatch names a final newline added to the body, or one kept in the secret (#20)") {
+  // A bare body saved by an editor, with the signature of the bytes the portal sent.
+  const Run newline = run_tykhook(
+      {"verify", "--secret", secret, "--signature", sign(secret, body), "-"}, body + "\n");
+  CHECK(newline.status == 1);
+  CHECK(newline.out.find("-: signature_mismatch: ") == 0);
+  CHECK(newline.out.find("\n  hint: the signature matches the body without its final newline") !=
+        std::string::npos);
+  // The secret from the environment with the newline of the file it was read from.
+  const Run kept =
+      run_tykhook({"verify"}, raw_signed(body), {{"PORTAL_WEBHOOKS_SECRET", secret + "\n"}});
+  CHECK(kept.status == 1);
+  CHECK(kept.out.find("hint: the signature matches secret 1 of 1 without the white space") !=
+        std::string::npos);
+  CHECK(kept.out.find(secret) == std::string::npos);
+  // Another secret: no hint.
+  const Run other = run_tykhook({"verify", "--secret", "other"}, raw_signed(body));
+  CHECK(other.status == 1);
+  CHECK(other.out.find("hint:") == std::string::npos);
+}
+
 TEST_CASE("--now without --tolerance is a warning, not silence (#20)") {
   const Run run = run_tykhook({"verify", "--secret", secret, "--now", "2024-04-22T16:40:00Z"},
                               raw_signed(body));
