@@ -454,7 +454,7 @@ struct FastChecker::Impl {
   // The plan of `event`, or nullptr when it has none. Throws what compiling it throws (no
   // memory, a broken embedded schema); the next call then tries again.
   const Plan* plan_of(Event event) const;
-  std::optional<Verdict> check(std::string_view body, bool keep_message) const;
+  std::optional<Envelope> check(std::string_view body, bool keep_message) const;
 };
 
 FastChecker::FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events)
@@ -481,7 +481,7 @@ bool FastChecker::planned(Event event) const {
   }
 }
 
-std::optional<Verdict> FastChecker::check(std::string_view body, bool keep_message) const {
+std::optional<Envelope> FastChecker::check(std::string_view body, bool keep_message) const {
   if (body.size() > max_fast_body) return std::nullopt;
   // Whatever goes wrong here (no memory), the slow path answers.
   try {
@@ -491,7 +491,7 @@ std::optional<Verdict> FastChecker::check(std::string_view body, bool keep_messa
   }
 }
 
-std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep_message) const {
+std::optional<Envelope> FastChecker::Impl::check(std::string_view body, bool keep_message) const {
   simdjson::dom::parser* parser = thread_parser();
   if (parser == nullptr) return std::nullopt;
   // simdjson reads past the end of its input, so it copies the body into a padded buffer of
@@ -545,17 +545,11 @@ std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep
   }
   if (builder.saw_zero && may_have_negative_zero(body)) return std::nullopt;
 
-  Verdict verdict;
-  verdict.kind = VerdictKind::ok;
-  verdict.event = event;
-  verdict.event_name = event ? std::string(to_string(*event)) : std::string(event_name);
-  Envelope& envelope = verdict.envelope.emplace();
-  envelope.event_name = std::string(event_name);
-  envelope.event = event;
-  envelope.message = std::move(message);
-  envelope.timestamp_text = std::string(timestamp_text);
-  envelope.timestamp = *timestamp;
-  return verdict;
+  return Envelope{.event_name = std::string(event_name),
+                  .event = event,
+                  .message = std::move(message),
+                  .timestamp_text = std::string(timestamp_text),
+                  .timestamp = *timestamp};
 }
 
 }  // namespace tykhook::detail
