@@ -25,6 +25,7 @@
 
 #include "embedded_schemas.h"
 #include "json_error_text.h"
+#include "schema_rules.h"
 #include "tykhook/error.h"
 #include "tykhook/timestamp.h"
 
@@ -52,7 +53,7 @@ using Path = std::vector<PathStep>;
 // One event's schema: the document as written, where in a Message its date-times are, and
 // valijson's compiled form of it without the date-time formats. valijson's form is built by the
 // first validation that needs it: most deliveries pass the verifier's fast path, which plans
-// from the document alone (fast_check.cpp), and never get here.
+// from the document alone (schema_plan.h), and never get here.
 struct CompiledSchema {
   json document;
   std::vector<Path> date_times;
@@ -164,13 +165,12 @@ void for_each_subschema(Json& schema, const Visit& visit) {
   }
 }
 
-// valijson 1.0 checks "format": "date-time" with a std::regex built per value (about 0.65 ms),
-// which accepts forms that Go's parser rejects, and has no switch to turn it off
-// (PERF-NOTES.md). So the copy that valijson compiles has these keywords removed, and
-// check_date_times() applies tykhook's own parser, the one that reads `Timestamp`.
+// The copy that valijson compiles has the date-time formats that tykhook checks itself
+// (schema_rules.h) removed; check_date_times() applies them.
 void strip_date_time_formats(json& schema) {
   if (!schema.is_object()) return;
-  if (const auto format = schema.find("format"); format != schema.end() && *format == "date-time") {
+  if (const auto format = schema.find("format");
+      format != schema.end() && detail::is_date_time_format(*format)) {
     schema.erase(format);
   }
   for_each_subschema(schema,
@@ -270,7 +270,7 @@ void collect_date_time_paths(const json& root, const json& node, Path& at,
   visiting.push_back(schema);
 
   if (const auto format = schema->find("format");
-      format != schema->end() && *format == "date-time" &&
+      format != schema->end() && detail::is_date_time_format(*format) &&
       std::find(found.begin(), found.end(), at) == found.end()) {
     found.push_back(at);
   }
@@ -301,12 +301,12 @@ void collect_date_time_paths(const json& root, const json& node, Path& at,
   visiting.pop_back();
 }
 
-// Checks every value at `path` (from step `step` on) with parse_rfc3339. A value that is not a
+// Checks every value at `path` (from step `step` on) with is_date_time(). A value that is not a
 // string is left to the "type" check, and an absent one to "required".
 void check_date_times(const json& value, const Path& path, std::size_t step, std::string& pointer,
                       std::vector<std::string>& errors) {
   if (step == path.size()) {
-    if (value.is_string() && !parse_rfc3339(value.get_ref<const std::string&>()).ok()) {
+    if (value.is_string() && !detail::is_date_time(value.get_ref<const std::string&>())) {
       errors.push_back(pointer + ": expected an RFC 3339 date-time, got " + quoted(value));
     }
     return;
@@ -479,10 +479,9 @@ Described describe(const std::string& description, const Location& at) {
     if (!starts_with(description, bound.valijson)) continue;
     if (const json* limit = keyword(at.schema, bound.keyword);
         limit != nullptr && limit->is_number()) {
-      // valijson reads an integer above INT64_MAX as a negative int64 (basic_adapter.hpp), so
-      // such a value fails every lower bound; drop that error when the value meets the bound.
-      if (value != nullptr && value->is_number_unsigned() && bound.relation[0] == '>' &&
-          value->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX) &&
+      // An integer that valijson misreads as negative fails every lower bound; drop that error
+      // when the value meets the bound.
+      if (value != nullptr && detail::misread_by_valijson(*value) && bound.relation[0] == '>' &&
           (bound.relation == ">=" ? value->get<double>() >= limit->get<double>()
                                   : value->get<double>() > limit->get<double>())) {
         return {Finding::spurious, ""};
@@ -640,7 +639,7 @@ std::string read_schema_file(const std::filesystem::path& file) {
   return std::move(text).str();
 }
 
-// Checks `message` with valijson, then its date-times with parse_rfc3339.
+// Checks `message` with valijson, then its date-times with is_date_time().
 std::vector<std::string> check(const CompiledSchema& compiled, const valijson::Schema& checker,
                                const json& message) {
   std::vector<std::string> errors;
