@@ -32,16 +32,23 @@ inline std::string quote_bytes(std::string_view text, std::size_t shown) {
   return out;
 }
 
+/// The what() of a JSON parser exception without its "[json.exception.parse_error.101] " tag,
+/// which names nlohmann's code, not the input.
+inline std::string_view without_json_tag(std::string_view what) {
+  if (what.starts_with("[json.exception.")) {
+    if (const auto end = what.find("] "); end != std::string_view::npos)
+      what.remove_prefix(end + 2);
+  }
+  return what;
+}
+
 /// Turns the what() of a JSON parser exception into text fit for a message: without the
 /// "[json.exception.parse_error.101] " tag, with the input it quotes ("last read: '...'",
 /// "number overflow parsing '...'") cut to 40 bytes, and every byte outside printable ASCII
 /// written as \xNN. Those quotes hold raw input: a 1 MiB string or number would otherwise be
 /// copied whole into the message, and invalid UTF-8 would make it unprintable as JSON.
 inline std::string json_error_text(std::string_view what) {
-  if (what.starts_with("[json.exception.")) {
-    if (const auto end = what.find("] "); end != std::string_view::npos)
-      what.remove_prefix(end + 2);
-  }
+  what = without_json_tag(what);
   // The quoted input runs from the first quote to the one before "; expected ..." (whose
   // token names may hold quotes of their own, as in "'['"), or else to the last quote.
   std::string_view before = what;
