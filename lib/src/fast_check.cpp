@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "json_rules.h"
 #include "schema_plan.h"
 #include "schema_rules.h"
 #include "tykhook/envelope.h"
@@ -66,26 +67,13 @@ simdjson::dom::array array_of(element value) { return value.get_array().value_un
 
 using Rule = Plan::Rule;
 
-// True when no two members of `object` share a name (after unescaping, as nlohmann compares).
+// True when no two members of `object` share a name.
 bool names_unique(simdjson::dom::object object) {
-  constexpr std::size_t few = 16;
-  std::string_view names[few];
-  std::size_t count = 0;
-  std::vector<std::string_view> many;
+  MemberNames<std::string_view> names;
   for (const auto field : object) {
-    if (count < few) {
-      for (std::size_t i = 0; i < count; ++i) {
-        if (names[i] == field.key) return false;
-      }
-      names[count++] = field.key;
-    } else {
-      if (many.empty()) many.assign(names, names + few);
-      many.push_back(field.key);
-    }
+    if (!names.add(field.key)) return false;
   }
-  if (many.empty()) return true;
-  std::sort(many.begin(), many.end());
-  return std::adjacent_find(many.begin(), many.end()) == many.end();
+  return true;
 }
 
 // names_unique() for every object in `value`, at any depth (DESIGN.md: a repeated name is
@@ -93,14 +81,14 @@ bool names_unique(simdjson::dom::object object) {
 // is at `depth`.
 bool all_names_unique(element value, std::size_t depth) {
   if (value.type() == element_type::OBJECT) {
-    if (depth > max_json_depth) return false;
+    if (too_deep(depth)) return false;
     const auto object = object_of(value);
     if (!names_unique(object)) return false;
     for (const auto field : object) {
       if (!all_names_unique(field.value, depth + 1)) return false;
     }
   } else if (value.type() == element_type::ARRAY) {
-    if (depth > max_json_depth) return false;
+    if (too_deep(depth)) return false;
     for (const element item : array_of(value)) {
       if (!all_names_unique(item, depth + 1)) return false;
     }
@@ -167,7 +155,7 @@ class MessageBuilder {
     if (rule != nullptr && !admits(*rule, value, type)) return false;
     switch (type) {
       case element_type::ARRAY: {
-        if (depth > max_json_depth) return false;
+        if (too_deep(depth)) return false;
         const Rule* item_rule =
             rule != nullptr && rule->items ? &plan_->rules[*rule->items] : nullptr;
         const auto array = array_of(value);
@@ -184,7 +172,7 @@ class MessageBuilder {
         return true;
       }
       case element_type::OBJECT: {
-        if (depth > max_json_depth) return false;
+        if (too_deep(depth)) return false;
         const bool named = rule != nullptr && !rule->properties.empty();
         std::uint64_t seen = 0;
         const auto object = object_of(value);
@@ -205,6 +193,7 @@ class MessageBuilder {
           }
           json* into = nullptr;
           if (members != nullptr) {
+            // The Message's own map refuses a repeated name (json_rules.h) as it is built.
             const auto [at, inserted] = members->try_emplace(std::string(field.key));
             if (!inserted) return false;
             into = &at->second;
@@ -347,11 +336,11 @@ std::optional<Envelope> FastChecker::Impl::check(std::string_view body, bool kee
   std::optional<element> message_value;
   std::optional<element> timestamp_value;
   for (const auto field : document) {
-    if (field.key == "Event") {
+    if (field.key == event_member) {
       event_value = field.value;
-    } else if (field.key == "Message") {
+    } else if (field.key == message_member) {
       message_value = field.value;
-    } else if (field.key == "Timestamp") {
+    } else if (field.key == timestamp_member) {
       timestamp_value = field.value;
     } else if (!all_names_unique(field.value, member_depth)) {
       return std::nullopt;

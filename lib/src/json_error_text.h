@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "tykhook/envelope.h"
+#include "json_rules.h"
 
 namespace tykhook::detail {
 
@@ -144,7 +144,7 @@ inline std::optional<std::size_t> too_deep_at(std::string_view body) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_json_depth) return i;
+      if (too_deep(++depth)) return i;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
