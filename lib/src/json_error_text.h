@@ -11,6 +11,14 @@
 
 namespace tykhook::detail {
 
+/// Appends `byte` to `out` as \xNN, for a byte that a message must not hold raw.
+inline void append_byte_escape(std::string& out, unsigned char byte) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += "\\x";
+  out += digits[byte >> 4];
+  out += digits[byte & 0x0f];
+}
+
 /// `text` for a message, in double quotes: at most `shown` bytes of it (then "..."), and each
 /// byte outside printable ASCII, each quote and each backslash as \xNN, so that a message stays
 /// one readable line whatever the input holds.
@@ -19,10 +27,7 @@ inline std::string quote_bytes(std::string_view text, std::size_t shown) {
   for (const char c : text.substr(0, shown)) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char digits[] = "0123456789abcdef";
-      out += "\\x";
-      out += digits[byte >> 4];
-      out += digits[byte & 0x0f];
+      append_byte_escape(out, byte);
     } else {
       out += c;
     }
@@ -65,15 +70,12 @@ inline std::string json_error_text(std::string_view what) {
   }
   constexpr std::size_t shown = 40;
   const auto escape = [](std::string_view text, std::string& out) {
-    static constexpr char digits[] = "0123456789abcdef";
     for (const char c : text) {
       const auto byte = static_cast<unsigned char>(c);
       if (byte >= 0x20 && byte < 0x7f) {
         out += c;
       } else {
-        out += "\\x";
-        out += digits[byte >> 4];
-        out += digits[byte & 0x0f];
+        append_byte_escape(out, byte);
       }
     }
   };
