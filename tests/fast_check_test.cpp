@@ -86,6 +86,10 @@ std::string disagreement(const detail::FastChecker& fast, std::string_view body,
   return "";
 }
 
+// True when the fast path took at least 90% of the bodies that check_body() passed: a fast
+// path that declined all but a few would agree with check_body() as well, and be no use.
+bool takes_the_common_case(const Tally& tally) { return tally.fast_ok * 10 >= tally.slow_ok * 9; }
+
 std::string shown(std::string_view body) {
   return json(std::string(body.substr(0, 300))).dump(-1, ' ', true, json::error_handler_t::replace);
 }
@@ -502,6 +506,7 @@ TEST_CASE("the fast path declines or agrees with check_body on systematic mutati
                          << tally.slow_ok);
   CHECK(tally.bodies > 50000);
   CHECK(tally.fast_ok > 1000);  // it does not merely decline everything
+  CHECK(takes_the_common_case(tally));
 }
 
 TEST_CASE("the fast path declines or agrees with check_body on seeded random mutations") {
@@ -531,6 +536,7 @@ TEST_CASE("the fast path declines or agrees with check_body on seeded random mut
   MESSAGE("random: " << tally.bodies << " bodies, fast ok " << tally.fast_ok << ", slow ok "
                      << tally.slow_ok);
   CHECK(tally.fast_ok > 100);
+  CHECK(takes_the_common_case(tally));
 }
 
 TEST_CASE("nesting of 64 levels takes the fast path and 65 levels is left to check_body") {
