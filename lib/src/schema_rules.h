@@ -1,8 +1,8 @@
 #pragma once
 
 // Where tykhook's schema stage differs from plain valijson 1.0, written once. The registry
-// (schema.cpp) applies these rules around valijson, and the fast path's plan (schema_plan.cpp,
-// fast_check.cpp) mirrors them, so that both pass the same messages.
+// applies these rules around valijson (schema_walk.cpp, schema_errors.cpp), and the fast path's
+// plan (schema_plan.cpp, fast_check.cpp) mirrors them, so that both pass the same messages.
 
 #include <cstdint>
 #include <limits>
