@@ -54,29 +54,28 @@ struct Tally {
 };
 
 // Says how the fast path and check_body() differ on `body`, or "" when they agree: the fast
-// path declined, or both answered ok with identical results.
+// path declined, or it read the body and check_body() answered ok with an identical envelope.
+// The verdict built from what the fast path reads is compared with check_body's in the test
+// "verify gives check_body's verdict and messages for every mutated delivery".
 std::string disagreement(const detail::FastChecker& fast, std::string_view body,
                          const SchemaRegistry* schemas, bool allow_unknown_events, Tally& tally) {
   const Verdict slow = check_body(body, schemas, allow_unknown_events);
-  const std::optional<Verdict> quick = fast.check(body);
+  const std::optional<Envelope> quick = fast.check(body);
   ++tally.bodies;
   tally.slow_ok += slow.ok() ? 1 : 0;
   // Without keeping Message, the fast path takes and declines the same bodies.
-  const std::optional<Verdict> lean = fast.check(body, false);
+  const std::optional<Envelope> lean = fast.check(body, false);
   if (lean.has_value() != quick.has_value()) return "keeping Message or not decides differently";
-  if (lean && !lean->envelope->message.is_null()) return "a Message kept when not asked to";
+  if (lean && !lean->message.is_null()) return "a Message kept when not asked to";
   if (!quick) return "";
   ++tally.fast_ok;
   if (!slow.ok()) {
     return "fast ok, slow " + std::string(to_string(slow.kind)) + ": " +
            (slow.errors.empty() ? "" : slow.errors.front());
   }
-  if (!quick->ok()) return "fast answered " + std::string(to_string(quick->kind));
-  if (!quick->errors.empty()) return "fast ok with errors";
   if (quick->event != slow.event) return "event differs";
-  if (quick->event_name != slow.event_name) return "event_name differs";
-  if (!quick->envelope || !slow.envelope) return "envelope missing";
-  const Envelope& a = *quick->envelope;
+  if (!slow.envelope) return "envelope missing";
+  const Envelope& a = *quick;
   const Envelope& b = *slow.envelope;
   if (a.event != b.event || a.event_name != b.event_name) return "envelope event differs";
   if (a.timestamp_text != b.timestamp_text) return "timestamp_text differs";
@@ -86,6 +85,10 @@ std::string disagreement(const detail::FastChecker& fast, std::string_view body,
   }
   return "";
 }
+
+// True when the fast path took at least 90% of the bodies that check_body() passed: a fast
+// path that declined all but a few would agree with check_body() as well, and be no use.
+bool takes_the_common_case(const Tally& tally) { return tally.fast_ok * 10 >= tally.slow_ok * 9; }
 
 std::string shown(std::string_view body) {
   return json(std::string(body.substr(0, 300))).dump(-1, ' ', true, json::error_handler_t::replace);
@@ -471,7 +474,7 @@ TEST_CASE("the fast path accepts every documented sample, with and without schem
       CAPTURE(body);
       const auto quick = fast.check(body);
       REQUIRE(quick.has_value());
-      CHECK(to_string(quick->kind) == "ok");
+      CHECK(to_string(check_body(body, registry, allow).kind) == "ok");
       Tally tally;
       CHECK(disagreement(fast, body, registry, allow, tally) == "");
     }
@@ -503,6 +506,7 @@ TEST_CASE("the fast path declines or agrees with check_body on systematic mutati
                          << tally.slow_ok);
   CHECK(tally.bodies > 50000);
   CHECK(tally.fast_ok > 1000);  // it does not merely decline everything
+  CHECK(takes_the_common_case(tally));
 }
 
 TEST_CASE("the fast path declines or agrees with check_body on seeded random mutations") {
@@ -532,6 +536,7 @@ TEST_CASE("the fast path declines or agrees with check_body on seeded random mut
   MESSAGE("random: " << tally.bodies << " bodies, fast ok " << tally.fast_ok << ", slow ok "
                      << tally.slow_ok);
   CHECK(tally.fast_ok > 100);
+  CHECK(takes_the_common_case(tally));
 }
 
 TEST_CASE("nesting of 64 levels takes the fast path and 65 levels is left to check_body") {
@@ -594,8 +599,8 @@ TEST_CASE("threads that check at the same time each use a parser of their own") 
         const std::string& body = samples[static_cast<std::size_t>(i + t) % samples.size()];
         const auto quick = fast.check(body);
         const bool declined_deep = !fast.check(too_deep).has_value();
-        if (declined_deep && quick && quick->envelope &&
-            identical(quick->envelope->message, parse_envelope(body).envelope->message)) {
+        if (declined_deep && quick &&
+            identical(quick->message, parse_envelope(body).envelope->message)) {
           ++agreed;
         }
       }

@@ -5,23 +5,19 @@
 #include <vector>
 
 #include "json_error_text.h"
+#include "json_rules.h"
 
 namespace tykhook {
 namespace {
 
 using nlohmann::json;
 
-// Go's encoding/json never writes a name twice in one object, and parsers disagree on which
-// of two equal names wins, so an object with a repeated name is refused rather than guessed.
+// Thrown out of the parser at the first repeated name in an object (json_rules.h).
 struct DuplicateName {
   std::string name;
 };
 
-std::string type_name(const json& value) {
-  if (value.is_number_integer()) return "integer";
-  if (value.is_number()) return "number";
-  return value.type_name();
-}
+std::string type_name(const json& value) { return std::string(detail::json_type_name(value)); }
 
 EnvelopeResult failure(EnvelopeFailure kind, std::string message) {
   return EnvelopeResult{std::nullopt, kind, std::move(message)};
@@ -92,7 +88,7 @@ EnvelopeResult parse_envelope(std::string_view body) {
                        std::to_string(max_json_depth) + " levels; the portal sends flat objects");
   }
 
-  std::vector<std::vector<std::string>> names;  // the names seen so far, per open object
+  std::vector<detail::MemberNames<std::string>> names;  // per open object
   const json::parser_callback_t check_names = [&names](int, json::parse_event_t event,
                                                        json& parsed) {
     switch (event) {
@@ -103,12 +99,8 @@ EnvelopeResult parse_envelope(std::string_view body) {
         names.pop_back();
         break;
       case json::parse_event_t::key: {
-        auto& seen = names.back();
         const auto& name = parsed.get_ref<const std::string&>();
-        for (const auto& earlier : seen) {
-          if (earlier == name) throw DuplicateName{name};
-        }
-        seen.push_back(name);
+        if (!names.back().add(name)) throw DuplicateName{name};
         break;
       }
       case json::parse_event_t::array_start:
@@ -142,7 +134,7 @@ EnvelopeResult parse_envelope(std::string_view body) {
         EnvelopeFailure::invalid_envelope,
         "body: expected an object {Event, Message, Timestamp}, got " + type_name(document));
   }
-  const auto member = [&document](const char* name) -> const json* {
+  const auto member = [&document](std::string_view name) -> const json* {
     const auto it = document.find(name);
     return it == document.end() ? nullptr : &*it;
   };
@@ -156,16 +148,18 @@ EnvelopeResult parse_envelope(std::string_view body) {
                              ", got " + type_name(*value));
   };
 
-  const json* event = member("Event");
-  if (event == nullptr || !event->is_string()) return missing_or_mistyped("Event", event, "string");
-  json* message = nullptr;
-  if (const auto it = document.find("Message"); it != document.end()) message = &*it;
-  if (message == nullptr || !message->is_object()) {
-    return missing_or_mistyped("Message", message, "object");
+  const json* event = member(detail::event_member);
+  if (event == nullptr || !event->is_string()) {
+    return missing_or_mistyped(detail::event_member, event, "string");
   }
-  const json* timestamp = member("Timestamp");
+  json* message = nullptr;
+  if (const auto it = document.find(detail::message_member); it != document.end()) message = &*it;
+  if (message == nullptr || !message->is_object()) {
+    return missing_or_mistyped(detail::message_member, message, "object");
+  }
+  const json* timestamp = member(detail::timestamp_member);
   if (timestamp == nullptr || !timestamp->is_string()) {
-    return missing_or_mistyped("Timestamp", timestamp, "string");
+    return missing_or_mistyped(detail::timestamp_member, timestamp, "string");
   }
 
   Envelope envelope;

@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "json_rules.h"
+#include "schema_plan.h"
+#include "schema_rules.h"
 #include "tykhook/envelope.h"
 #include "tykhook/schema.h"
 #include "tykhook/timestamp.h"
@@ -35,20 +37,8 @@ constexpr std::size_t parser_depth = max_json_depth + 1;
 // The depth of the values in the body's object (Message, ...); the object itself is level 1.
 constexpr std::size_t member_depth = 2;
 
-// The JSON types as draft-07 names them (validation, section 6.1.1), one bit each; "number" is
-// integer_bit and fraction_bit. simdjson reads integers that fit in int64 or uint64 as integers,
-// and anything with a fraction or an exponent as a double, as nlohmann does.
-enum TypeBit : std::uint8_t {
-  null_bit = 1,
-  boolean_bit = 2,
-  integer_bit = 4,
-  fraction_bit = 8,  // a number that is not an integer: "number" but not "integer"
-  string_bit = 16,
-  array_bit = 32,
-  object_bit = 64,
-};
-constexpr std::uint8_t any_type = 127;
-
+// The plan's type bit of a value as simdjson reads it: an integer that fits in int64 or uint64
+// as an integer, anything with a fraction or an exponent as a double, as nlohmann does.
 std::uint8_t type_bit(element_type type) {
   switch (type) {
     case element_type::ARRAY:
@@ -75,178 +65,15 @@ std::uint8_t type_bit(element_type type) {
 simdjson::dom::object object_of(element value) { return value.get_object().value_unsafe(); }
 simdjson::dom::array array_of(element value) { return value.get_array().value_unsafe(); }
 
-// One member that a schema's "properties" or "required" names.
-struct Property {
-  std::string name;
-  std::size_t rule = 0;  // index into Plan::rules
-};
+using Rule = Plan::Rule;
 
-// One subschema, compiled: what a value must be to pass it. A rule only ever says "passes" when
-// valijson and the date-time check (schema.cpp) would pass the value too.
-struct Rule {
-  std::uint8_t types = any_type;                    // "type"
-  bool date_time = false;                           // "format": "date-time"
-  std::optional<double> minimum;                    // "minimum", as valijson reads it
-  std::optional<std::vector<std::string>> allowed;  // "enum", strings only
-  std::vector<Property> properties;                 // "properties" and "required"
-  std::uint64_t required = 0;                       // bit i: properties[i] is required
-  std::optional<std::size_t> items;                 // "items" as one schema
-};
-
-// One event's schema, compiled; rules[0] applies to the Message.
-struct Plan {
-  std::vector<Rule> rules;
-};
-
-// Keywords that do not constrain a value. "definitions" only matters through "$ref", which no
-// plan accepts.
-bool is_annotation(std::string_view keyword) {
-  static constexpr std::string_view annotations[] = {
-      "$schema", "$id",      "$comment", "title",     "description",
-      "default", "examples", "readOnly", "writeOnly", "definitions"};
-  return std::find(std::begin(annotations), std::end(annotations), keyword) !=
-         std::end(annotations);
-}
-
-std::optional<std::uint8_t> type_bits_of(const json& name) {
-  if (!name.is_string()) return std::nullopt;
-  const std::string& text = name.get_ref<const std::string&>();
-  if (text == "null") return null_bit;
-  if (text == "boolean") return boolean_bit;
-  if (text == "integer") return integer_bit;
-  if (text == "number") return integer_bit | fraction_bit;
-  if (text == "string") return string_bit;
-  if (text == "array") return array_bit;
-  if (text == "object") return object_bit;
-  return std::nullopt;
-}
-
-// Compiles schemas into rules; each compile() returns the index of its rule, or nullopt for a
-// schema that uses something the plan does not know (the event then has no plan).
-class PlanCompiler {
- public:
-  std::vector<Rule> rules;
-
-  std::optional<std::size_t> compile(const json& schema) {
-    // The rule's place is taken before its children's, so the first schema compiled is rules[0].
-    const std::size_t index = rules.size();
-    rules.emplace_back();
-    if (schema.is_boolean()) {
-      if (!schema.get<bool>()) return std::nullopt;  // `false`: every value fails
-      return index;
-    }
-    if (!schema.is_object()) return std::nullopt;
-    Rule rule;
-    std::vector<std::pair<std::string, std::size_t>> properties;
-    std::vector<std::string> required;
-    for (const auto& [keyword, value] : schema.items()) {
-      if (is_annotation(keyword)) continue;
-      if (keyword == "type") {
-        if (value.is_array()) {
-          rule.types = 0;
-          for (const json& name : value) {
-            const auto bits = type_bits_of(name);
-            if (!bits) return std::nullopt;
-            rule.types |= *bits;
-          }
-        } else {
-          const auto bits = type_bits_of(value);
-          if (!bits) return std::nullopt;
-          rule.types = *bits;
-        }
-      } else if (keyword == "enum") {
-        if (!value.is_array()) return std::nullopt;
-        rule.allowed.emplace();
-        for (const json& one : value) {
-          if (!one.is_string()) return std::nullopt;
-          rule.allowed->push_back(one.get<std::string>());
-        }
-      } else if (keyword == "minimum") {
-        // valijson reads an integer bound through int64_t: plan only bounds that survive that.
-        if (value.is_number_float()) {
-          rule.minimum = value.get<double>();
-        } else if (value.is_number_integer() &&
-                   (!value.is_number_unsigned() ||
-                    value.get<std::uint64_t>() <=
-                        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
-          rule.minimum = static_cast<double>(value.get<std::int64_t>());
-        } else {
-          return std::nullopt;
-        }
-      } else if (keyword == "format") {
-        if (value != "date-time") return std::nullopt;
-        rule.date_time = true;
-      } else if (keyword == "required") {
-        if (!value.is_array()) return std::nullopt;
-        for (const json& name : value) {
-          if (!name.is_string()) return std::nullopt;
-          required.push_back(name.get<std::string>());
-        }
-      } else if (keyword == "properties") {
-        if (!value.is_object()) return std::nullopt;
-        for (const auto& [name, child] : value.items()) {
-          const auto child_index = compile(child);
-          if (!child_index) return std::nullopt;
-          properties.emplace_back(name, *child_index);
-        }
-      } else if (keyword == "additionalProperties") {
-        if (value != true) return std::nullopt;
-      } else if (keyword == "items") {
-        if (value.is_array()) return std::nullopt;  // the tuple form
-        const auto items_index = compile(value);
-        if (!items_index) return std::nullopt;
-        rule.items = *items_index;
-      } else {
-        return std::nullopt;
-      }
-    }
-    for (auto& [name, rule_index] : properties) {
-      rule.properties.push_back({std::move(name), rule_index});
-    }
-    const auto named = [&rule](const std::string& name) {
-      return std::find_if(rule.properties.begin(), rule.properties.end(),
-                          [&](const Property& p) { return p.name == name; });
-    };
-    for (const std::string& name : required) {
-      if (named(name) != rule.properties.end()) continue;
-      rule.properties.push_back({name, rules.size()});
-      rules.emplace_back();  // a required member without a schema: any value
-    }
-    if (rule.properties.size() > 64) return std::nullopt;  // one bit each in a 64-bit mask
-    for (const std::string& name : required) {
-      rule.required |= std::uint64_t{1} << (named(name) - rule.properties.begin());
-    }
-    rules[index] = std::move(rule);
-    return index;
-  }
-};
-
-std::optional<Plan> compile_plan(const json& schema) {
-  PlanCompiler compiler;
-  if (!compiler.compile(schema)) return std::nullopt;
-  return Plan{std::move(compiler.rules)};
-}
-
-// True when no two members of `object` share a name (after unescaping, as nlohmann compares).
+// True when no two members of `object` share a name.
 bool names_unique(simdjson::dom::object object) {
-  constexpr std::size_t few = 16;
-  std::string_view names[few];
-  std::size_t count = 0;
-  std::vector<std::string_view> many;
+  MemberNames<std::string_view> names;
   for (const auto field : object) {
-    if (count < few) {
-      for (std::size_t i = 0; i < count; ++i) {
-        if (names[i] == field.key) return false;
-      }
-      names[count++] = field.key;
-    } else {
-      if (many.empty()) many.assign(names, names + few);
-      many.push_back(field.key);
-    }
+    if (!names.add(field.key)) return false;
   }
-  if (many.empty()) return true;
-  std::sort(many.begin(), many.end());
-  return std::adjacent_find(many.begin(), many.end()) == many.end();
+  return true;
 }
 
 // names_unique() for every object in `value`, at any depth (DESIGN.md: a repeated name is
@@ -254,14 +81,14 @@ bool names_unique(simdjson::dom::object object) {
 // is at `depth`.
 bool all_names_unique(element value, std::size_t depth) {
   if (value.type() == element_type::OBJECT) {
-    if (depth > max_json_depth) return false;
+    if (too_deep(depth)) return false;
     const auto object = object_of(value);
     if (!names_unique(object)) return false;
     for (const auto field : object) {
       if (!all_names_unique(field.value, depth + 1)) return false;
     }
   } else if (value.type() == element_type::ARRAY) {
-    if (depth > max_json_depth) return false;
+    if (too_deep(depth)) return false;
     for (const element item : array_of(value)) {
       if (!all_names_unique(item, depth + 1)) return false;
     }
@@ -277,7 +104,7 @@ bool same_name(const std::string& name, std::string_view key) {
 }
 
 // Checks what `rule` says of a value itself (type, enum, minimum, date-time), not of its members
-// or items: true when valijson and the date-time check (schema.cpp) would pass it too.
+// or items: true when the registry's check (valijson and schema_rules.h) would pass it too.
 bool admits(const Rule& rule, element value, element_type type) {
   if ((rule.types & type_bit(type)) == 0) return false;
   // An "enum" of strings passes no other kind of value.
@@ -289,14 +116,14 @@ bool admits(const Rule& rule, element value, element_type type) {
           std::find(rule.allowed->begin(), rule.allowed->end(), text) == rule.allowed->end()) {
         return false;
       }
-      return !rule.date_time || parse_rfc3339(text).ok();
+      return !rule.date_time || is_date_time(text);
     }
     case element_type::INT64:
       // valijson compares double(int64) with the bound (MinimumConstraint).
       return !rule.minimum ||
              static_cast<double>(value.get_int64().value_unsafe()) >= *rule.minimum;
     case element_type::UINT64:
-      // Above INT64_MAX: valijson reads it as a negative int64; let the slow path decide.
+      // Above INT64_MAX, which valijson misreads (misread_by_valijson): let the slow path decide.
       return !rule.minimum;
     case element_type::DOUBLE:
       return !rule.minimum || value.get_double().value_unsafe() >= *rule.minimum;
@@ -328,7 +155,7 @@ class MessageBuilder {
     if (rule != nullptr && !admits(*rule, value, type)) return false;
     switch (type) {
       case element_type::ARRAY: {
-        if (depth > max_json_depth) return false;
+        if (too_deep(depth)) return false;
         const Rule* item_rule =
             rule != nullptr && rule->items ? &plan_->rules[*rule->items] : nullptr;
         const auto array = array_of(value);
@@ -345,7 +172,7 @@ class MessageBuilder {
         return true;
       }
       case element_type::OBJECT: {
-        if (depth > max_json_depth) return false;
+        if (too_deep(depth)) return false;
         const bool named = rule != nullptr && !rule->properties.empty();
         std::uint64_t seen = 0;
         const auto object = object_of(value);
@@ -366,6 +193,7 @@ class MessageBuilder {
           }
           json* into = nullptr;
           if (members != nullptr) {
+            // The Message's own map refuses a repeated name (json_rules.h) as it is built.
             const auto [at, inserted] = members->try_emplace(std::string(field.key));
             if (!inserted) return false;
             into = &at->second;
@@ -454,7 +282,7 @@ struct FastChecker::Impl {
   // The plan of `event`, or nullptr when it has none. Throws what compiling it throws (no
   // memory, a broken embedded schema); the next call then tries again.
   const Plan* plan_of(Event event) const;
-  std::optional<Verdict> check(std::string_view body, bool keep_message) const;
+  std::optional<Envelope> check(std::string_view body, bool keep_message) const;
 };
 
 FastChecker::FastChecker(const SchemaRegistry* schemas, bool allow_unknown_events)
@@ -481,7 +309,7 @@ bool FastChecker::planned(Event event) const {
   }
 }
 
-std::optional<Verdict> FastChecker::check(std::string_view body, bool keep_message) const {
+std::optional<Envelope> FastChecker::check(std::string_view body, bool keep_message) const {
   if (body.size() > max_fast_body) return std::nullopt;
   // Whatever goes wrong here (no memory), the slow path answers.
   try {
@@ -491,7 +319,7 @@ std::optional<Verdict> FastChecker::check(std::string_view body, bool keep_messa
   }
 }
 
-std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep_message) const {
+std::optional<Envelope> FastChecker::Impl::check(std::string_view body, bool keep_message) const {
   simdjson::dom::parser* parser = thread_parser();
   if (parser == nullptr) return std::nullopt;
   // simdjson reads past the end of its input, so it copies the body into a padded buffer of
@@ -508,11 +336,11 @@ std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep
   std::optional<element> message_value;
   std::optional<element> timestamp_value;
   for (const auto field : document) {
-    if (field.key == "Event") {
+    if (field.key == event_member) {
       event_value = field.value;
-    } else if (field.key == "Message") {
+    } else if (field.key == message_member) {
       message_value = field.value;
-    } else if (field.key == "Timestamp") {
+    } else if (field.key == timestamp_member) {
       timestamp_value = field.value;
     } else if (!all_names_unique(field.value, member_depth)) {
       return std::nullopt;
@@ -545,17 +373,11 @@ std::optional<Verdict> FastChecker::Impl::check(std::string_view body, bool keep
   }
   if (builder.saw_zero && may_have_negative_zero(body)) return std::nullopt;
 
-  Verdict verdict;
-  verdict.kind = VerdictKind::ok;
-  verdict.event = event;
-  verdict.event_name = event ? std::string(to_string(*event)) : std::string(event_name);
-  Envelope& envelope = verdict.envelope.emplace();
-  envelope.event_name = std::string(event_name);
-  envelope.event = event;
-  envelope.message = std::move(message);
-  envelope.timestamp_text = std::string(timestamp_text);
-  envelope.timestamp = *timestamp;
-  return verdict;
+  return Envelope{.event_name = std::string(event_name),
+                  .event = event,
+                  .message = std::move(message),
+                  .timestamp_text = std::string(timestamp_text),
+                  .timestamp = *timestamp};
 }
 
 }  // namespace tykhook::detail

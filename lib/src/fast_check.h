@@ -4,8 +4,8 @@
 #include <optional>
 #include <string_view>
 
+#include "tykhook/envelope.h"
 #include "tykhook/events.h"
-#include "tykhook/verifier.h"
 
 namespace tykhook {
 
@@ -14,9 +14,10 @@ class SchemaRegistry;
 namespace detail {
 
 /// The verifier's fast path for the checks after authentication: it parses a body once with
-/// simdjson and checks Message with a plan compiled from each event's schema document. It only
-/// ever answers ok: on any failure or doubt it declines, and check_body() decides and words the
-/// verdict. Thread-safe (each thread has its own parser).
+/// simdjson and checks Message with a plan compiled from each event's schema document. It
+/// answers with the envelope of a body that passes every check, or declines
+/// on any failure or doubt; the verifier builds the Verdict either way, and check_body() decides
+/// and words whatever is declined. Thread-safe (each thread has its own parser).
 class FastChecker {
  public:
   /// Plans from the schema documents in `schemas` (nullptr: no schema stage), which must outlive
@@ -30,10 +31,11 @@ class FastChecker {
   FastChecker& operator=(FastChecker&&) noexcept;
   ///@}
 
-  /// Returns the verdict of check_body(body, schemas, allow_unknown_events) when that verdict is
-  /// ok (with an equal envelope; its message null unless `keep_message`), or nullopt when the
-  /// fast path declines (the same bodies either way). Never throws.
-  [[nodiscard]] std::optional<Verdict> check(std::string_view body, bool keep_message = true) const;
+  /// Returns the envelope of `body` when check_body(body, schemas, allow_unknown_events) is ok
+  /// (equal to that verdict's envelope; its message null unless `keep_message`), or nullopt when
+  /// the fast path declines (the same bodies either way). Never throws.
+  [[nodiscard]] std::optional<Envelope> check(std::string_view body,
+                                              bool keep_message = true) const;
 
   /// True when bodies of `event` can pass the fast path: no schema stage, or a plan was
   /// compiled from its schema (compiling it now if no body has). Never throws.

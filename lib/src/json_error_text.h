@@ -7,9 +7,17 @@
 #include <string>
 #include <string_view>
 
-#include "tykhook/envelope.h"
+#include "json_rules.h"
 
 namespace tykhook::detail {
+
+/// Appends `byte` to `out` as \xNN, for a byte that a message must not hold raw.
+inline void append_byte_escape(std::string& out, unsigned char byte) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += "\\x";
+  out += digits[byte >> 4];
+  out += digits[byte & 0x0f];
+}
 
 /// `text` for a message, in double quotes: at most `shown` bytes of it (then "..."), and each
 /// byte outside printable ASCII, each quote and each backslash as \xNN, so that a message stays
@@ -19,10 +27,7 @@ inline std::string quote_bytes(std::string_view text, std::size_t shown) {
   for (const char c : text.substr(0, shown)) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char digits[] = "0123456789abcdef";
-      out += "\\x";
-      out += digits[byte >> 4];
-      out += digits[byte & 0x0f];
+      append_byte_escape(out, byte);
     } else {
       out += c;
     }
@@ -32,16 +37,23 @@ inline std::string quote_bytes(std::string_view text, std::size_t shown) {
   return out;
 }
 
+/// The what() of a JSON parser exception without its "[json.exception.parse_error.101] " tag,
+/// which names nlohmann's code, not the input.
+inline std::string_view without_json_tag(std::string_view what) {
+  if (what.starts_with("[json.exception.")) {
+    if (const auto end = what.find("] "); end != std::string_view::npos)
+      what.remove_prefix(end + 2);
+  }
+  return what;
+}
+
 /// Turns the what() of a JSON parser exception into text fit for a message: without the
 /// "[json.exception.parse_error.101] " tag, with the input it quotes ("last read: '...'",
 /// "number overflow parsing '...'") cut to 40 bytes, and every byte outside printable ASCII
 /// written as \xNN. Those quotes hold raw input: a 1 MiB string or number would otherwise be
 /// copied whole into the message, and invalid UTF-8 would make it unprintable as JSON.
 inline std::string json_error_text(std::string_view what) {
-  if (what.starts_with("[json.exception.")) {
-    if (const auto end = what.find("] "); end != std::string_view::npos)
-      what.remove_prefix(end + 2);
-  }
+  what = without_json_tag(what);
   // The quoted input runs from the first quote to the one before "; expected ..." (whose
   // token names may hold quotes of their own, as in "'['"), or else to the last quote.
   std::string_view before = what;
@@ -58,15 +70,12 @@ inline std::string json_error_text(std::string_view what) {
   }
   constexpr std::size_t shown = 40;
   const auto escape = [](std::string_view text, std::string& out) {
-    static constexpr char digits[] = "0123456789abcdef";
     for (const char c : text) {
       const auto byte = static_cast<unsigned char>(c);
       if (byte >= 0x20 && byte < 0x7f) {
         out += c;
       } else {
-        out += "\\x";
-        out += digits[byte >> 4];
-        out += digits[byte & 0x0f];
+        append_byte_escape(out, byte);
       }
     }
   };
@@ -137,7 +146,7 @@ inline std::optional<std::size_t> too_deep_at(std::string_view body) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_json_depth) return i;
+      if (too_deep(++depth)) return i;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
