@@ -9,6 +9,8 @@ namespace tykhook::detail {
 
 /// The lower-case hex digits, indexed by their value.
 inline constexpr char hex_digits[] = "0123456789abcdef";
+/// The upper-case ones, for percent-encoding (RFC 3986, section 2.1 recommends them).
+inline constexpr char upper_hex_digits[] = "0123456789ABCDEF";
 
 /// Each byte's value as a hex digit (either case), or -1. A table: every delivery's signature
 /// header has 64 digits.

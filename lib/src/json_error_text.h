@@ -7,16 +7,16 @@
 #include <string>
 #include <string_view>
 
+#include "hex.h"
 #include "json_rules.h"
 
 namespace tykhook::detail {
 
 /// Appends `byte` to `out` as \xNN, for a byte that a message must not hold raw.
 inline void append_byte_escape(std::string& out, unsigned char byte) {
-  static constexpr char digits[] = "0123456789abcdef";
   out += "\\x";
-  out += digits[byte >> 4];
-  out += digits[byte & 0x0f];
+  out += hex_digits[byte >> 4];
+  out += hex_digits[byte & 0x0f];
 }
 
 /// `text` for a message, in double quotes: at most `shown` bytes of it (then "..."), and each

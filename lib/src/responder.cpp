@@ -2,13 +2,15 @@
 
 #include <httplib.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <utility>
 
+#include "hex.h"
+#include "http_syntax.h"
+#include "sha256.h"
 #include "tykhook/store.h"
 
 namespace tykhook {
@@ -49,22 +51,17 @@ std::string visible_target(std::string_view target) {
     if (byte > 0x20 && byte < 0x7f) {
       visible += c;
     } else {
-      static constexpr char digits[] = "0123456789ABCDEF";
       visible += '%';
-      visible += digits[byte >> 4];
-      visible += digits[byte & 0x0f];
+      visible += upper_hex_digits[byte >> 4];
+      visible += upper_hex_digits[byte & 0x0f];
     }
   }
   return visible;
 }
 
-std::array<unsigned char, 32> sha256(std::string_view bytes) {
-  std::array<unsigned char, 32> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw Error("required header: SHA-256 failed in the crypto library");
-  }
-  return digest;
+// Required header values are compared as digests of equal length (see check_head).
+Digest digest_of_header_value(std::string_view value) {
+  return sha256(value, "required header: SHA-256 failed in the crypto library");
 }
 
 // The receiver's options, once checked. Message is kept only for handlers: nothing else of the
@@ -166,7 +163,8 @@ Responder::Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMet
   if (!options_.capture_dir.empty()) {
     captures_ = std::make_unique<CaptureWriter>(options_.capture_dir);
   }
-  if (options_.required_header) required_digest_ = sha256(options_.required_header->value);
+  if (options_.required_header)
+    required_digest_ = digest_of_header_value(options_.required_header->value);
 }
 
 bool Responder::never_waits() const {
@@ -226,7 +224,7 @@ HeadCheck Responder::check_head(const Head& head) const {
     }
     // Digests of equal length, compared in constant time: neither the value nor its length
     // can be learnt from the time a refusal takes.
-    const Sha256 given = sha256(values.front());
+    const Sha256 given = digest_of_header_value(values.front());
     if (values.size() > 1 || CRYPTO_memcmp(given.data(), required_digest_->data(), 32) != 0) {
       return refuse(
           401, ReceiverOutcome::rejected,
@@ -260,11 +258,10 @@ HeadCheck Responder::check_head(const Head& head) const {
   check.framing.chunked = !encodings.empty();
   if (lengths.size() == 1) {
     const std::string_view text = lengths.front();
-    if (text.empty() || text.size() > 18 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return malformed("Content-Length: " + quote(text) + " is not a byte count");
-    }
-    check.framing.content_length = std::stoull(std::string(text));
+    // At most 18 digits: any such count fits, and none is near a body the limit lets through.
+    const auto length = text.size() > 18 ? std::nullopt : parse_content_length(text);
+    if (!length) return malformed("Content-Length: " + quote(text) + " is not a byte count");
+    check.framing.content_length = *length;
     if (*check.framing.content_length > options_.verifier.max_body) {
       return refuse(413, VerdictKind::too_large,
                     "body: Content-Length " + std::string(text) + " is over the limit of " +

@@ -1,17 +1,12 @@
 #include "tykhook/verifier.h"
 
-// SHA256_Init/Update/Final are deprecated since OpenSSL 3.0; signature.cpp says why they are
-// used all the same.
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
 #include "fast_check.h"
-#include "hex.h"
 #include "json_error_text.h"
+#include "sha256.h"
 #include "tykhook/schema.h"
 #include "tykhook/store.h"
 
@@ -92,15 +87,7 @@ int http_status(VerdictKind kind, bool reject_invalid) {
 }
 
 std::string idempotency_key(std::string_view body) {
-  // Unlike EVP_Digest(EVP_sha256()), these calls fetch no algorithm and allocate no context for
-  // each body (bench/README.md).
-  SHA256_CTX context;
-  Digest digest{};
-  if (SHA256_Init(&context) != 1 || SHA256_Update(&context, body.data(), body.size()) != 1 ||
-      SHA256_Final(digest.data(), &context) != 1) {
-    throw Error("idempotency key: SHA-256 failed in the crypto library");
-  }
-  return detail::to_hex(digest);
+  return detail::sha256_hex(body, "idempotency key: SHA-256 failed in the crypto library");
 }
 
 namespace {
