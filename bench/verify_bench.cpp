@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "../lib/src/fast_check.h"
+#include "fast_check.h"
 #include "tykhook/envelope.h"
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"

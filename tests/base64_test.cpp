@@ -1,4 +1,4 @@
-#include "../lib/src/base64.h"
+#include "base64.h"
 
 #include <doctest/doctest.h>
 

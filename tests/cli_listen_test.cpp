@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "../lib/src/capture_writer.h"
+#include "capture_writer.h"
 #include "cli_support.h"
 #include "tykhook/capture.h"
 #include "tykhook/signature.h"

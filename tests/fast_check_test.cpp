@@ -1,4 +1,4 @@
-#include "../lib/src/fast_check.h"
+#include "fast_check.h"
 
 #include <doctest/doctest.h>
 #include <stdlib.h>

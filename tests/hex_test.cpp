@@ -1,4 +1,4 @@
-#include "../lib/src/hex.h"
+#include "hex.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "../lib/src/http_syntax.h"
+#include "http_syntax.h"
 
 #include <doctest/doctest.h>
 

@@ -30,9 +30,9 @@
 #include <utility>
 #include <vector>
 
-#include "../lib/src/capture_writer.h"
-#include "../lib/src/request_head.h"
+#include "capture_writer.h"
 #include "receiver_support.h"
+#include "request_head.h"
 #include "tykhook/capture.h"
 #include "tykhook/receiver.h"
 #include "tykhook/schema.h"

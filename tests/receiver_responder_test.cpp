@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "../lib/src/responder.h"
 #include "receiver_support.h"
+#include "responder.h"
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"
 #include "tykhook/store.h"

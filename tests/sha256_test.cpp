@@ -1,11 +1,11 @@
-#include "../lib/src/sha256.h"
+#include "sha256.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <string_view>
 
-#include "../lib/src/hex.h"
+#include "hex.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../lib/src/hex.h"
+#include "hex.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "../../lib/src/request_head.h"
 #include "fuzz_checks.h"
+#include "request_head.h"
 
 namespace {
 
