@@ -1,3 +1,4 @@
+#include "body_limit.h"
 #include "commands.h"
 #include "header_option.h"
 
@@ -32,11 +33,7 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
   command->add_flag("--reject-invalid", options.reject_invalid,
                     "Answer authentic deliveries that fail the envelope, event or schema checks "
                     "with 400 instead of 202 (they are kept either way)");
-  command
-      ->add_option("--max-body", options.max_body,
-                   "Largest body accepted, in bytes; larger: 413 (default: 1048576 = 1 MiB)")
-      ->type_name("BYTES")
-      ->check(CLI::PositiveNumber);
+  add_body_limit_option(*command, options.max_body, "; larger: 413");
   command
       ->add_option("--require-header", options.require_header,
                    "Refuse deliveries (401, verdict \"rejected\") without this header, e.g. "

@@ -4,6 +4,7 @@
 #include <map>
 #include <string_view>
 
+#include "body_limit.h"
 #include "commands.h"
 #include "output.h"
 #include "tykhook/capture.h"
@@ -144,11 +145,7 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
       ->type_name("RFC3339")
       ->check(rfc3339_check());
   add_body_check_options(*command, options.checks);
-  command
-      ->add_option("--max-body", options.max_body,
-                   "Largest body accepted, in bytes (default: 1048576 = 1 MiB)")
-      ->type_name("BYTES")
-      ->check(CLI::PositiveNumber);
+  add_body_limit_option(*command, options.max_body, "");
   command
       ->add_option("--store", options.store,
                    "Idempotency store, to report repeated deliveries as duplicate: memory:, "

@@ -429,6 +429,26 @@ TEST_CASE("--now without --tolerance is a warning, not silence (#20)") {
   CHECK(with.err.empty());
 }
 
+TEST_CASE("--max-body takes K, M and G, and holds a body to the limit it names (#20)") {
+  const std::string capture = raw_signed(body);
+  const struct {
+    std::string limit;
+    std::string_view want;
+  } cases[] = {
+      {std::to_string(body.size()), "ok"},
+      {std::to_string(body.size() - 1), "too_large"},
+      {"1K", body.size() <= 1024 ? "ok" : "too_large"},
+      {"1M", "ok"},
+      {"1MiB", "ok"},
+      {"256M", "ok"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.limit);
+    const auto line = verify_json(capture, {"--max-body", c.limit});
+    CHECK(line["verdict"] == std::string(c.want));
+  }
+}
+
 TEST_CASE("bad options are usage errors with exit status 2") {
   const struct {
     std::string_view name;
@@ -439,7 +459,14 @@ TEST_CASE("bad options are usage errors with exit status 2") {
       {"a negative duration", {"--tolerance", "-5m"}, "-5m"},
       {"a bad --now", {"--now", "yesterday"}, "yesterday"},
       {"an unknown format", {"--format", "xml"}, "xml"},
-      {"a zero --max-body", {"--max-body", "0"}, "max-body"},
+      {"a zero --max-body",
+       {"--max-body", "0"},
+       "--max-body: \"0\": a limit of 0 accepts no delivery; give 1 byte to 256M, e.g. 1048576, "
+       "512K or 1M"},
+      {"a --max-body over the largest", {"--max-body", "1G"}, "\"1G\": over the largest limit"},
+      {"a --max-body of 300 digits", {"--max-body", std::string(300, '9')}, "over the largest"},
+      {"a --max-body in an unknown unit", {"--max-body", "1T"}, "unknown unit \"T\" (K, M or G)"},
+      {"a --max-body without a number", {"--max-body", "M"}, "\"M\": not a byte count"},
       {"a bad store", {"--store", "nope:"}, "nope:"},
       {"a store type without its colon", {"--store", "memory"}, "e.g. memory:"},
       {"an unknown option", {"--frobnicate"}, "frobnicate"},
