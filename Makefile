@@ -75,8 +75,8 @@ deb: build
 	cd $(BUILD) && cpack -G DEB
 
 # ---- robustness: sanitizers and fuzzing --------------------------------------------------------
-#   make test-sanitize  every test, built with AddressSanitizer and UndefinedBehaviorSanitizer
-#                       (leak checks on) into $(ASAN_BUILD)
+#   make test-sanitize  every test, built with clang, AddressSanitizer and
+#                       UndefinedBehaviorSanitizer (leak checks on) into $(ASAN_BUILD)
 #   make fuzz           the fuzz targets of tests/fuzz, built with clang into $(FUZZ_BUILD), each
 #                       run for FUZZ_SECONDS with its seeds and dictionary; fails on any finding
 ASAN_BUILD ?= build-asan
@@ -87,8 +87,12 @@ SANITIZER_OPTIONS := halt_on_error=1:print_stacktrace=1
 
 .PHONY: test-sanitize fuzz
 
-test-sanitize: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTYKHOOK_SANITIZE=ON $(CMAKE_FLAGS)
+# Built with clang, so that every test keeps compiling with clang as well as with g++ (make
+# test) at no extra build.
+test-sanitize:
+	$(MAKE) deps TEST_PACKAGES="$(TEST_PACKAGES) $(FUZZ_PACKAGES)"
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DTYKHOOK_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(SANITIZER_OPTIONS):detect_leaks=1 \
 	  UBSAN_OPTIONS=$(SANITIZER_OPTIONS) ctest --output-on-failure -j $(JOBS)
