@@ -283,7 +283,10 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 TEST_CASE("the first claim of a key wins and every later claim is a duplicate") {
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     CHECK(store->claim("a", long_ttl));
     CHECK_FALSE(store->claim("a", long_ttl));
@@ -299,7 +302,10 @@ TEST_CASE("the first claim of a key wins and every later claim is a duplicate") 
 
 TEST_CASE("a claim expires after its ttl and the key can be claimed again") {
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     CHECK(store->claim("short", 100ms));
     CHECK(store->claim("long", long_ttl));
@@ -312,7 +318,10 @@ TEST_CASE("a claim expires after its ttl and the key can be claimed again") {
 
 TEST_CASE("a released key can be claimed again, once") {
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     CHECK(store->claim("a", long_ttl));
     store->release("a");
@@ -327,7 +336,10 @@ TEST_CASE("8 threads claiming the same 10 000 keys find exactly one winner per k
   constexpr int thread_count = 8;
   constexpr int key_count = 10'000;
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     std::vector<std::atomic<int>> wins(key_count);
     std::atomic<int> errors{0};
@@ -357,7 +369,10 @@ TEST_CASE("8 threads claiming the same 10 000 keys find exactly one winner per k
 
 TEST_CASE("a ttl that is not positive is a programming error") {
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     CHECK_THROWS_AS((void)store->claim("a", 0ms), std::invalid_argument);
     CHECK_THROWS_AS((void)store->claim("a", -1ms), std::invalid_argument);
@@ -369,7 +384,10 @@ TEST_CASE(
     "size counts the live keys where that is cheap, durable says who survives a crash, and "
     "never_waits who never waits") {
   const TempDir dir(fast_directory());
-  for (const auto& [name, store] : stores_under_test(dir)) {
+  for (const StoreUnderTest& under_test : stores_under_test(dir)) {
+    // Not a structured binding: CAPTURE and lambdas cannot capture one (C++20, clang 14).
+    const std::string& name = under_test.name;
+    const std::unique_ptr<Store>& store = under_test.store;
     CAPTURE(name);
     CHECK(store->claim("a", long_ttl));
     CHECK(store->claim("b", long_ttl));
