@@ -1,15 +1,20 @@
 #include "command_line.h"
 
 #include <iostream>
+#include <string_view>
 #include <vector>
 
+#include "misread.h"
 #include "tykhook/error.h"
+#include "tykhook/version.h"
 
 namespace tykhook::cli {
 
 int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   CLI::App app{"tykhook: verify, sign and receive Tyk Developer Portal webhooks", "tykhook"};
-  app.set_version_flag("--version", TYKHOOK_VERSION);
+  app.set_version_flag("--version",
+                       "tykhook " TYKHOOK_VERSION "\nbuilt with " + dependency_versions() +
+                           ", CLI11 " CLI11_VERSION ", cpp-httplib " TYKHOOK_HTTPLIB_VERSION);
   app.require_subcommand(1);
 
   struct Command {
@@ -30,10 +35,24 @@ int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   SendOptions send;
   commands.push_back({add_send(app, send), [&] { return network.send(send); }});
 
+  // `tykhook help [COMMAND...]` is `tykhook [COMMAND...] --help`, as people type it.
+  std::vector<char*> words(argv, argv + argc);
+  static char help_flag[] = "--help";
+  if (words.size() >= 2 && std::string_view(words[1]) == "help") {
+    words.erase(words.begin() + 1);
+    words.push_back(help_flag);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(words.size()), words.data());
   } catch (const CLI::ParseError& error) {
-    return app.exit(error) == 0 ? exit_ok : exit_usage;  // CLI11 uses 100+
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
+    // Every error starts with the command it is about, and a word that was not understood is
+    // named with the nearest one that would be.
+    const Misreading found = misread(app, static_cast<int>(words.size()), words.data());
+    std::cerr << found.where << ": " << found.problem.value_or(error.what());
+    if (!found.problem) std::cerr << "; see " << found.where << " --help";
+    std::cerr << '\n';
+    return exit_usage;
   }
   for (const auto& command : commands) {
     if (!command.parser->parsed()) continue;

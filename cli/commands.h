@@ -1,7 +1,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,14 @@ struct BodyCheckOptions {
 void add_body_check_options(CLI::App& command, BodyCheckOptions& options);
 /// Sets the verifier's schemas and unknown-event policy from `options`; throws tykhook::Error
 /// when the --schemas directory cannot be loaded.
-void apply_body_check_options(const BodyCheckOptions& options, VerifierOptions& verifier);
+/// Returns, when a --schemas directory lacks some events' files, a note naming them (they keep
+/// their built-in schemas), for standard error.
+[[nodiscard]] std::optional<std::string> apply_body_check_options(const BodyCheckOptions& options,
+                                                                  VerifierOptions& verifier);
+
+/// The note of apply_body_check_options for `schemas`, loaded from `dir`.
+[[nodiscard]] std::optional<std::string> built_in_note(const SchemaRegistry& schemas,
+                                                       const std::string& dir);
 
 /// The options of `tykhook verify`.
 struct VerifyOptions {
@@ -129,6 +138,12 @@ int run_send(const SendOptions& options);
 
 /// A CLI11 check that accepts a DURATION (`300s`, `5m`, `1h`, `250ms`; bare = seconds).
 [[nodiscard]] CLI::Validator duration_check();
+
+/// A CLI11 check that accepts a DURATION or `off`, for --tolerance.
+[[nodiscard]] CLI::Validator tolerance_check();
+
+/// The tolerance that a --tolerance value names: none for `off` or no value.
+[[nodiscard]] std::optional<std::chrono::milliseconds> tolerance_of(const std::string& text);
 /// A CLI11 check that accepts an RFC 3339 time.
 [[nodiscard]] CLI::Validator rfc3339_check();
 

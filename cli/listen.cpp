@@ -48,9 +48,9 @@ int run_listen(const ListenOptions& options) {
   ReceiverOptions receiver_options;
   VerifierOptions& verifier = receiver_options.verifier;
   verifier.secrets = std::move(loaded.secrets);
-  verifier.tolerance = *parse_duration(options.tolerance);
+  if (const auto tolerance = tolerance_of(options.tolerance)) verifier.tolerance = *tolerance;
   verifier.max_body = options.max_body;
-  apply_body_check_options(options.checks, verifier);
+  const auto schemas_note = apply_body_check_options(options.checks, verifier);
   try {
     verifier.store = open_store(options.store);
   } catch (const Error& error) {
@@ -77,6 +77,14 @@ int run_listen(const ListenOptions& options) {
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
   std::cerr << "tykhook listening on http://" << host << ":" << port << std::endl;
   report_recovery(receiver.capture_recovery(), options);
+  if (schemas_note && options.log_format == "json") {
+    const nlohmann::ordered_json line = {
+        {"time", time_text(std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()))},
+        {"note", *schemas_note}};
+    std::cerr << line.dump() << std::endl;
+  } else if (schemas_note) {
+    std::cerr << "tykhook listen: " << *schemas_note << std::endl;
+  }
 
   const StopSignals stop_signals(
       signals, [&receiver] { receiver.stop(); },

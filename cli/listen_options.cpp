@@ -10,16 +10,17 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
   command->add_option("--host", options.host, "Address to listen on, e.g. 0.0.0.0 for all")
       ->type_name("HOST")
       ->capture_default_str();
-  command->add_option("--port", options.port, "Port to listen on; 0 picks a free one")
+  command->add_option("--port", options.port, "Port to listen on, 0 to 65535; 0 picks a free one")
       ->type_name("PORT")
-      ->check(CLI::Range(0, 65535))
+      ->check(CLI::Range(0, 65535).description(""))
       ->capture_default_str();
   add_secret_options(*command, options.secrets);
   command
       ->add_option("--tolerance", options.tolerance,
-                   "Refuse a Timestamp further than this from now (stale: 401), e.g. 300s, 1h")
+                   "Refuse a Timestamp further than this from now (stale: 401), e.g. 300s, 1h; "
+                   "off turns the check off")
       ->type_name("DURATION")
-      ->check(duration_check())
+      ->check(tolerance_check())
       ->capture_default_str();
   command
       ->add_option("--store", options.store,
@@ -47,11 +48,14 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
   command->add_flag("--quiet", options.quiet,
                     "Log only the first line and requests the receiver failed (5xx)");
   command->add_option("--log-format", options.log_format, "Request log lines: text or json")
-      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}).description(""))
       ->capture_default_str();
-  command->add_option("--threads", options.threads, "Requests served at once (worker threads)")
+  command
+      ->add_option("--threads", options.threads,
+                   "Requests served at once (worker threads), 1 to 1024")
       ->type_name("N")
-      ->check(CLI::Range(1, 1024))
+      ->check(CLI::Range(1, 1024).description(""))
       ->capture_default_str();
   add_body_check_options(*command, options.checks);
   return command;

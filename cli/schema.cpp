@@ -67,6 +67,9 @@ int run_validate(const SchemaOptions& options) {
   const auto schemas = options.schemas_dir.empty()
                            ? SchemaRegistry::embedded()
                            : SchemaRegistry::from_directory(options.schemas_dir);
+  if (const auto note = built_in_note(*schemas, options.schemas_dir)) {
+    std::cerr << "tykhook schema validate: " << *note << '\n';
+  }
   bool io_error = false;
   bool rejected = false;
   const std::vector<std::string> inputs =
@@ -140,10 +143,12 @@ CLI::App* add_schema(CLI::App& app, SchemaOptions& options) {
       ->type_name("BODY");
   validate
       ->add_option("--schemas", options.schemas_dir,
-                   "Directory of <Event>.schema.json files to use instead of the built-in ones")
+                   "Directory of <Event>.schema.json files to use instead of the built-in ones; "
+                   "an event without a file there keeps its built-in schema")
       ->type_name("DIR");
   validate->add_option("--format", options.format, "Output: one line per body (text) or JSON")
-      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}).description(""))
       ->capture_default_str();
   return command;
 }

@@ -30,7 +30,7 @@ CLI::App* add_send(CLI::App& app, SendOptions& options) {
       ->add_option("--header", options.headers,
                    "Extra header, as the webhook's custom headers (repeatable), e.g. "
                    "\"X-Portal-Token: s3cr3t\"")
-      ->type_name("\"K: V\"")
+      ->type_name("\"NAME: VALUE\"")
       ->allow_extra_args(false);
   command
       ->add_option("--timeout", options.timeout,

@@ -91,6 +91,21 @@ CLI::Validator duration_check() {
       "");
 }
 
+CLI::Validator tolerance_check() {
+  return CLI::Validator(
+      [](const std::string& text) {
+        if (text == "off") return std::string();
+        const auto parsed = parse_duration(text);
+        return parsed ? std::string() : parsed.error + ", or off";
+      },
+      "");
+}
+
+std::optional<std::chrono::milliseconds> tolerance_of(const std::string& text) {
+  if (text.empty() || text == "off") return std::nullopt;
+  return *parse_duration(text);
+}
+
 CLI::Validator rfc3339_check() {
   return CLI::Validator(
       [](const std::string& text) {
@@ -105,19 +120,32 @@ void add_body_check_options(CLI::App& command, BodyCheckOptions& options) {
                    "Skip the check of Message against its schema");
   command
       .add_option("--schemas", options.schemas_dir,
-                  "Directory of <Event>.schema.json files to use instead of the built-in ones")
+                  "Directory of <Event>.schema.json files to use instead of the built-in ones; "
+                  "an event without a file there keeps its built-in schema")
       ->type_name("DIR");
   command.add_flag("--allow-unknown-events", options.allow_unknown_events,
                    "Accept events that are not in the catalogue");
 }
 
-void apply_body_check_options(const BodyCheckOptions& options, VerifierOptions& verifier) {
+std::optional<std::string> apply_body_check_options(const BodyCheckOptions& options,
+                                                    VerifierOptions& verifier) {
   verifier.allow_unknown_events = options.allow_unknown_events;
-  if (!options.no_schema) {
-    verifier.schemas = options.schemas_dir.empty()
-                           ? SchemaRegistry::embedded()
-                           : SchemaRegistry::from_directory(options.schemas_dir);
-  }
+  if (options.no_schema) return std::nullopt;
+  verifier.schemas = options.schemas_dir.empty()
+                         ? SchemaRegistry::embedded()
+                         : SchemaRegistry::from_directory(options.schemas_dir);
+  return built_in_note(*verifier.schemas, options.schemas_dir);
+}
+
+std::optional<std::string> built_in_note(const SchemaRegistry& schemas, const std::string& dir) {
+  const auto& built_in = schemas.built_in_events();
+  if (built_in.empty()) return std::nullopt;
+  std::string names;
+  for (const Event event : built_in)
+    names += (names.empty() ? "" : ", ") + std::string(to_string(event));
+  return "--schemas " + dir + ": no file for " + std::to_string(built_in.size()) + " of " +
+         std::to_string(all_events().size()) +
+         " events, which keep their built-in schema: " + names;
 }
 
 CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
@@ -135,10 +163,10 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
       ->type_name("HEX");
   command
       ->add_option("--tolerance", options.tolerance,
-                   "Reject a Timestamp further than this from --now, e.g. 300s, 5m, 1h "
+                   "Reject a Timestamp further than this from --now, e.g. 300s, 5m, 1h, or off "
                    "(default: off)")
       ->type_name("DURATION")
-      ->check(duration_check());
+      ->check(tolerance_check());
   command
       ->add_option("--now", options.now,
                    "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z (default: the clock)")
@@ -152,7 +180,8 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
                    "sqlite:PATH or redis://HOST:PORT[/DB] (default: none)")
       ->type_name("URI");
   command->add_option("--format", options.format, "Output: one line per capture (text) or JSON")
-      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}).description(""))
       ->capture_default_str();
   return command;
 }
@@ -169,15 +198,19 @@ int run_verify(const VerifyOptions& options) {
   const std::vector<Secret> secrets = loaded.secrets;  // for the hints of a mismatch
   VerifierOptions verifier_options{.secrets = std::move(loaded.secrets),
                                    .max_body = options.max_body};
-  if (!options.tolerance.empty()) verifier_options.tolerance = *parse_duration(options.tolerance);
-  apply_body_check_options(options.checks, verifier_options);
+  if (const auto tolerance = tolerance_of(options.tolerance)) {
+    verifier_options.tolerance = *tolerance;
+  }
+  if (const auto note = apply_body_check_options(options.checks, verifier_options)) {
+    std::cerr << "tykhook verify: " << *note << '\n';
+  }
   if (!options.store.empty()) verifier_options.store = open_store(options.store);
   const Verifier verifier(std::move(verifier_options));
   const TimePoint now = options.now.empty()
                             ? std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now())
                             : *parse_rfc3339(options.now);
 
-  if (!options.now.empty() && options.tolerance.empty()) {
+  if (!options.now.empty() && !tolerance_of(options.tolerance)) {
     std::cerr << "tykhook verify: --now has no effect without --tolerance; add --tolerance "
                  "DURATION (e.g. 5m) to check the Timestamp against it\n";
   }

@@ -288,5 +288,15 @@ TEST_CASE("schema validate --schemas DIR checks against the schemas of DIR") {
       run_tykhook({"schema", "validate", "--schemas", (dir.path() / "nowhere").string(), body});
   CHECK(missing.status == 2);
   CHECK(missing.out.empty());
-  CHECK(missing.err.find("no such file") != std::string::npos);
+  CHECK(missing.err.find("nowhere: no such directory") != std::string::npos);
+
+  // A directory with one event's schema: the others keep theirs, and the command says so (#20).
+  TempDir one;
+  one.write("UserRegistered.schema.json", source_file("schemas/UserRegistered.schema.json"));
+  const Run others = run_tykhook({"schema", "validate", "--schemas", one.path().string(),
+                                  TYKHOOK_SOURCE_DIR "/samples/bodies/PasswordReset.json"});
+  CHECK(others.status == 0);
+  CHECK(others.err.find("tykhook schema validate: --schemas " + one.path().string() +
+                        ": no file for 13 of 14 events, which keep their built-in schema: "
+                        "RegisterInvite, UserAccountActivated") != std::string::npos);
 }

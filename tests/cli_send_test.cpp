@@ -153,6 +153,20 @@ TEST_CASE("a body over the receiver's --max-body is answered 413 too_large") {
         std::string::npos);
 }
 
+TEST_CASE("listen --tolerance off takes a delivery of any age; the default refuses it (#20)") {
+  TempDir dir;
+  // The documented sample, with its Timestamp of 2024: far outside the default 5 minutes.
+  const std::string old = dir.write("old.json", source_file("samples/bodies/PasswordReset.json"));
+  Listener strict;
+  const Run refused = send({"--to", strict.url(), "--body", old});
+  CHECK(refused.status == 1);
+  CHECK(refused.out.find("X-Tykhook-Verdict: stale\n") != std::string::npos);
+  Listener lenient({"--tolerance", "off"});
+  const Run taken = send({"--to", lenient.url(), "--body", old});
+  CHECK(taken.status == 0);
+  CHECK(taken.out.find("X-Tykhook-Verdict: ok\n") != std::string::npos);
+}
+
 TEST_CASE("--method and --header reach the receiver") {
   Listener listener({"--require-header", "X-Portal-Token: t0ken"});
   const Run run = send({"--to", listener.url("/put-here"), "--event", "AccessRequestRejected",

@@ -417,6 +417,18 @@ TEST_CASE("a mismatch names a final newline added to the body, or one kept in th
   CHECK(other.out.find("hint:") == std::string::npos);
 }
 
+TEST_CASE("--tolerance off turns the check off (#20)") {
+  const std::string capture = raw_signed(body);  // a sample of 2024: stale against the clock
+  CHECK(verify_json(capture, {"--tolerance", "5m"})["verdict"] == "stale");
+  CHECK(verify_json(capture, {"--tolerance", "5m"})["errors"][0].get<std::string>().find(
+            "or raise --tolerance (off turns the check off)") != std::string::npos);
+  CHECK(verify_json(capture, {"--tolerance", "off"})["verdict"] == "ok");
+  const Run bad = run_tykhook({"verify", "--secret", secret, "--tolerance", "of"}, capture);
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("\"of\": missing number; use an integer with a unit ms, s, m, h or d (e.g. "
+                     "300s, 5m), or off") != std::string::npos);
+}
+
 TEST_CASE("--now without --tolerance is a warning, not silence (#20)") {
   const Run run = run_tykhook({"verify", "--secret", secret, "--now", "2024-04-22T16:40:00Z"},
                               raw_signed(body));
@@ -517,9 +529,67 @@ TEST_CASE("--help lists every option and --version prints the version") {
     CAPTURE(option);
     CHECK(help.out.find(option) != std::string::npos);
   }
+  // Value labels read as words, not as the parser's types (#20).
+  for (const std::string command : {"verify", "listen", "send"}) {
+    CAPTURE(command);
+    const Run text = run_tykhook({command, "--help"});
+    CHECK(text.status == 0);
+    CHECK(text.out.find("TEXT:") == std::string::npos);
+    CHECK(text.out.find("INT in") == std::string::npos);
+    CHECK(text.out.find("POSITIVE") == std::string::npos);
+  }
+  CHECK(help.out.find("--format FORMAT=text") != std::string::npos);
   const Run version = run_tykhook({"--version"});
   CHECK(version.status == 0);
-  CHECK(version.out.find("0.1.0") != std::string::npos);
+  CHECK(version.out.starts_with("tykhook 0.1.0\nbuilt with OpenSSL "));
+  for (const auto* library :
+       {"SQLite ", "hiredis ", "simdjson ", "nlohmann/json ", "CLI11 ", "cpp-httplib "}) {
+    CAPTURE(library);
+    CHECK(version.out.find(library) != std::string::npos);
+  }
   const Run nothing = run_tykhook({});
   CHECK(nothing.status == 2);
+}
+
+TEST_CASE("a word not understood is named, with the nearest command, action or option (#20)") {
+  const std::string commands = "the commands: verify, sign, schema, example, listen, send";
+  const struct {
+    std::vector<std::string> args;
+    std::string err;
+  } cases[] = {
+      {{"verfy"},
+       "tykhook: \"verfy\" is not a command (did you mean verify?); " + commands +
+           "; see tykhook --help\n"},
+      {{}, "tykhook: no command given; " + commands + "; see tykhook --help\n"},
+      {{"frobnicate"},
+       "tykhook: \"frobnicate\" is not a command; " + commands + "; see tykhook --help\n"},
+      {{"schema", "lst"},
+       "tykhook schema: \"lst\" is not an action (did you mean list?); the actions: list, show, "
+       "validate; see tykhook schema --help\n"},
+      {{"schema"},
+       "tykhook schema: no action given; the actions: list, show, validate; see tykhook schema "
+       "--help\n"},
+      {{"verify", "--secert-file", "x"},
+       "tykhook verify: \"--secert-file\" is not an option of tykhook verify (did you mean "
+       "--secret-file?); see tykhook verify --help\n"},
+      {{"verify", "--format", "xml"},
+       "tykhook verify: --format: xml not in {text,json}; see tykhook verify --help\n"},
+      {{"listen", "--prot", "0"},
+       "tykhook listen: \"--prot\" is not an option of tykhook listen (did you mean --port?); "
+       "see tykhook listen --help\n"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.args.empty() ? std::string() : c.args.front());
+    const Run run = run_tykhook(c.args);
+    CHECK(run.status == 2);
+    CHECK(run.out.empty());
+    CHECK(run.err == c.err);
+  }
+  // `help` is --help, for the program and for a command.
+  const Run help = run_tykhook({"help"});
+  CHECK(help.status == 0);
+  CHECK(help.out.find("Subcommands:") != std::string::npos);
+  const Run verify_help = run_tykhook({"help", "verify"});
+  CHECK(verify_help.status == 0);
+  CHECK(verify_help.out.find("--secret-file") != std::string::npos);
 }

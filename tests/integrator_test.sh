@@ -43,7 +43,7 @@ tykhook=$prefix/bin/tykhook
 [[ -x "$tykhook" ]] || fail "no bin/tykhook under the prefix"
 [[ -x "$prefix/libexec/tykhook/tykhook-network" ]] \
   || fail "no libexec/tykhook/tykhook-network under the prefix (tykhook listen and send)"
-"$tykhook" --version | grep -q '^0\.1\.0' || fail "tykhook --version is not 0.1.0"
+"$tykhook" --version | grep -q '^tykhook 0\.1\.0$' || fail "tykhook --version is not tykhook 0.1.0"
 [[ -f "$prefix/share/man/man1/tykhook.1" ]] || fail "no man page under share/man/man1"
 [[ -f "$prefix/share/tykhook/schemas/UserRegistered.schema.json" ]] \
   || fail "no schemas under share/tykhook/schemas"

@@ -173,7 +173,10 @@ TEST_CASE("a documented field of the wrong type fails with its JSON pointer name
   int checked = 0;
   for (const Sample& sample : samples) {
     const json message = message_of(sample);
-    for (const auto& [field, value] : message.items()) {
+    for (const auto& item : message.items()) {
+      // Named copies: CAPTURE's lambda cannot capture a structured binding (C++20, clang 14).
+      const std::string field = item.key();
+      const json& value = item.value();
       json changed = message;
       changed[field] = wrong_type_for(value);
       const std::string want = "/Message/" + field + ": expected " + type_name(value) + ", got " +
@@ -190,7 +193,9 @@ TEST_CASE("a documented field of the wrong type fails with its JSON pointer name
 TEST_CASE("a Message without a field that every sample of its event carries fails naming it") {
   for (const Sample& sample : samples) {
     const json message = message_of(sample);
-    for (const auto& [field, value] : message.items()) {
+    for (const auto& item : message.items()) {
+      // A named copy: CAPTURE's lambda cannot capture a structured binding (C++20, clang 14).
+      const std::string field = item.key();
       json changed = message;
       changed.erase(field);
       CAPTURE(sample.event);
@@ -306,7 +311,10 @@ TEST_CASE("a negative ID fails, and 0 and the largest IDs pass") {
   int checked = 0;
   for (const Sample& sample : samples) {
     const json message = message_of(sample);
-    for (const auto& [field, value] : message.items()) {
+    for (const auto& item : message.items()) {
+      // Named copies: CAPTURE's lambda cannot capture a structured binding (C++20, clang 14).
+      const std::string field = item.key();
+      const json& value = item.value();
       if (!value.is_number_integer()) continue;
       CAPTURE(sample.event);
       CAPTURE(field);
@@ -598,10 +606,34 @@ TEST_CASE("from_directory loads schemas/ and validates like the embedded registr
   }
 }
 
+TEST_CASE("from_directory keeps the built-in schema of each event its directory lacks (#20)") {
+  TempDir dir;
+  const std::string strict = R"({"type":"object","required":["Nickname"]})";
+  write_file(dir.path() / "UserRegistered.schema.json", strict);
+  const auto registry = SchemaRegistry::from_directory(dir.path());
+  CHECK(registry->built_in_events().size() == tykhook::all_events().size() - 1);
+  CHECK(std::find(registry->built_in_events().begin(), registry->built_in_events().end(),
+                  Event::UserRegistered) == registry->built_in_events().end());
+  // The one file is used; every other event validates as with the embedded schemas.
+  CHECK(joined(registry->validate(Event::UserRegistered, json::object())) ==
+        "/Message: missing required property \"Nickname\"\n");
+  for (const Sample& sample : samples) {
+    if (sample.event == "UserRegistered") continue;
+    CAPTURE(sample.event);
+    json message = message_of(sample);
+    CHECK(joined(registry->validate(event_of(sample), message)) == "");
+    message["CreatedAt"] = 5;
+    CHECK(registry->validate(event_of(sample), message) == errors_of(event_of(sample), message));
+  }
+  CHECK(SchemaRegistry::embedded()->built_in_events().empty());
+}
+
 TEST_CASE("from_directory throws tykhook::Error naming a missing or broken file") {
   TempDir missing;
   CHECK_THROWS_WITH_AS((void)SchemaRegistry::from_directory(missing.path() / "nowhere"),
-                       doctest::Contains("nowhere/RegisterInvite.schema.json: no such file"),
+                       doctest::Contains("nowhere: no such directory"), tykhook::Error);
+  CHECK_THROWS_WITH_AS((void)SchemaRegistry::from_directory(missing.path()),
+                       doctest::Contains(": holds no <WireEventName>.schema.json file"),
                        tykhook::Error);
 
   const struct {

@@ -143,6 +143,8 @@ struct SchemaRegistry::Impl {
   };
   // Indexed by the Event's value; all_events() lists them in enum order.
   std::vector<Entry> entries;
+  // From a directory: the events it had no file for, which use the embedded schema.
+  std::vector<Event> built_in;
 
   explicit Impl(std::size_t count) : entries(count) {}
 
@@ -194,18 +196,38 @@ std::shared_ptr<const SchemaRegistry> SchemaRegistry::from_directory(
     const std::filesystem::path& dir) {
   // A user's schemas are compiled completely here, valijson's form included, so that every
   // error in them is reported at start-up rather than on the first delivery.
+  // An event without a file keeps its built-in schema, so that changing one schema takes one
+  // file; a directory with none of them is a wrong path.
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw Error(dir.string() + ": no such directory; give a directory of " +
+                "<WireEventName>.schema.json files, e.g. a copy of share/tykhook/schemas/");
+  }
   auto impl = std::make_unique<Impl>(all_events().size());
   for (const Event event : all_events()) {
     const auto index = static_cast<std::size_t>(event);
     const std::filesystem::path file = dir / schema_file_name(event);
-    const std::string text = read_schema_file(file);
     Impl::Entry& entry = impl->entries.at(index);
+    if (!std::filesystem::exists(std::filesystem::symlink_status(file, ec))) {
+      entry.where = "embedded " + schema_file_name(event);
+      entry.text = embedded_text(event);
+      entry.embedded = true;
+      impl->built_in.push_back(event);
+      continue;
+    }
+    const std::string text = read_schema_file(file);
     entry.where = file.string();
     entry.text = text;
     checker_of(impl->compiled(index), entry.where);
   }
+  if (impl->built_in.size() == all_events().size()) {
+    throw Error(dir.string() + ": holds no <WireEventName>.schema.json file (e.g. " +
+                schema_file_name(Event::UserRegistered) + "); check the path");
+  }
   return std::shared_ptr<const SchemaRegistry>(new SchemaRegistry(std::move(impl)));
 }
+
+const std::vector<Event>& SchemaRegistry::built_in_events() const { return impl_->built_in; }
 
 std::vector<std::string> SchemaRegistry::validate(Event event,
                                                   const nlohmann::json& message) const {

@@ -245,7 +245,7 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
                 "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
                     distance_from(timestamp, now) + ", over the tolerance of " +
                     format_duration(static_cast<std::uint64_t>(options.tolerance->count()), 5) +
-                    "; check the clocks, or raise --tolerance");
+                    "; check the clocks, or raise --tolerance (off turns the check off)");
   }
   if (options.store && !options.store->claim(verdict.idempotency_key, options.store_ttl)) {
     return fail(VerdictKind::duplicate, "delivery " + verdict.idempotency_key.substr(0, 16) +
