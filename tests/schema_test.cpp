@@ -361,12 +361,9 @@ TEST_CASE("arrays of IDs are checked item by item") {
        "/Message/ProductIDs/0: expected a number >= 0, got -1\n"
        "/Message/ProductIDs/1: expected integer, got null\n"},
       {"team IDs", Event::OrganisationRequestCreated, "TeamIDs", {3, 4}, ""},
-      {"a team ID as an object",
-       Event::OrganisationRequestRejected,
-       "TeamIDs",
+      {"a team ID as an object", Event::OrganisationRequestRejected, "TeamIDs",
        // Not {json::object()}: clang reads that as a copy of the object, g++ as an array of it.
-       json::array({json::object()}),
-       "/Message/TeamIDs/0: expected integer, got object\n"},
+       json::array({json::object()}), "/Message/TeamIDs/0: expected integer, got object\n"},
   };
   for (const auto& c : cases) {
     json message = message_of(c.event);

@@ -345,7 +345,8 @@ std::string format_duration(std::uint64_t nanoseconds, int units) {
 
 Parsed<std::chrono::milliseconds> parse_duration(std::string_view text) {
   using Result = Parsed<std::chrono::milliseconds>;
-  constexpr std::string_view example = "use an integer with a unit ms, s, m, h or d (e.g. 300s, 5m)";
+  constexpr std::string_view example =
+      "use an integer with a unit ms, s, m, h or d (e.g. 300s, 5m)";
   const std::string where = "\"" + std::string(text) + "\": ";
   if (text.empty()) return Result::failure(where + "empty duration; " + std::string(example));
   if (text.find_first_of(" \t") != std::string_view::npos) {
