@@ -89,6 +89,7 @@ EnvelopeResult parse_envelope(std::string_view body) {
   }
 
   std::vector<detail::MemberNames<std::string>> names;  // per open object
+  names.reserve(4);  // the portal nests a few levels: no reallocation moves a set of names
   const json::parser_callback_t check_names = [&names](int, json::parse_event_t event,
                                                        json& parsed) {
     switch (event) {
