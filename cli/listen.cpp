@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "header_option.h"
+#include "listen_startup.h"
 #include "request_log.h"
 #include "signals.h"
 #include "tykhook/receiver.h"
@@ -14,47 +15,32 @@
 #include "tykhook/timestamp.h"
 
 namespace tykhook::cli {
-namespace {
-
-/// After the first line: the capture files that an interrupted run left unfinished and that
-/// the receiver recovered or removed when it started, when there were any.
-void report_recovery(const CaptureRecovery& found, const ListenOptions& options) {
-  if (found.recovered + found.removed == 0) return;
-  if (options.log_format == "json") {
-    const nlohmann::ordered_json line = {
-        {"time", time_text(std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()))},
-        {"capture_dir", options.capture_dir},
-        {"recovered_captures", found.recovered},
-        {"removed_captures", found.removed}};
-    std::cerr << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
-              << std::endl;
-    return;
-  }
-  std::cerr << "tykhook listen: " << loggable(options.capture_dir, 1000, true)
-            << ": capture files left unfinished by an interrupted run: " << found.recovered
-            << " whole, now named as captures (never answered: the portal will not send them "
-               "again), "
-            << found.removed << " incomplete, removed" << std::endl;
-}
-
-}  // namespace
 
 int run_listen(const ListenOptions& options) {
+  const StartupLines lines(options.log_format == "json");
   auto loaded = load_secrets(options.secrets);
-  for (const auto& error : loaded.errors) std::cerr << "tykhook listen: " << error << '\n';
+  for (const auto& error : loaded.errors) lines.error(error);
   // A receiver that starts with fewer secrets than configured would refuse real deliveries.
   if (loaded.secrets.empty() || !loaded.errors.empty()) return exit_usage;
+  const std::size_t secrets = loaded.secrets.size();
 
   ReceiverOptions receiver_options;
   VerifierOptions& verifier = receiver_options.verifier;
   verifier.secrets = std::move(loaded.secrets);
   if (const auto tolerance = tolerance_of(options.tolerance)) verifier.tolerance = *tolerance;
   verifier.max_body = options.max_body;
-  const auto schemas_note = apply_body_check_options(options.checks, verifier);
+  const FilesBefore before = look_before(options);
+  std::optional<std::string> schemas_note;
+  try {
+    schemas_note = apply_body_check_options(options.checks, verifier);
+  } catch (const Error& error) {
+    lines.error(error.what());
+    return exit_usage;
+  }
   try {
     verifier.store = open_store(options.store);
   } catch (const Error& error) {
-    std::cerr << "tykhook listen: --store: " << error.what() << '\n';
+    lines.error(std::string("--store: ") + error.what());
     return exit_usage;
   }
   receiver_options.capture_dir = options.capture_dir;
@@ -63,6 +49,7 @@ int run_listen(const ListenOptions& options) {
     receiver_options.required_header = parse_header_option(options.require_header);
   }
   receiver_options.threads = options.threads;
+  const auto store_ttl = verifier.store_ttl;
 
   // Before any thread starts, so that every thread inherits the blocked mask.
   const sigset_t signals = block_stop_signals();
@@ -71,33 +58,31 @@ int run_listen(const ListenOptions& options) {
   RequestLog log(options.log_format == "json", options.quiet);
   receiver_options.on_request = [&log](const RequestRecord& record) { log.write(record); };
 
-  Receiver receiver(std::move(receiver_options));
-  const int port = receiver.bind(options.host, options.port);
+  std::optional<Receiver> receiver;
+  int port = 0;
+  try {
+    receiver.emplace(std::move(receiver_options));
+    port = receiver->bind(options.host, options.port);
+  } catch (const Error& error) {
+    lines.error(error.what());
+    return exit_usage;
+  }
   const std::string host =
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
-  std::cerr << "tykhook listening on http://" << host << ":" << port << std::endl;
-  report_recovery(receiver.capture_recovery(), options);
-  if (schemas_note && options.log_format == "json") {
-    const nlohmann::ordered_json line = {
-        {"time", time_text(std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()))},
-        {"note", *schemas_note}};
-    std::cerr << line.dump() << std::endl;
-  } else if (schemas_note) {
-    std::cerr << "tykhook listen: " << *schemas_note << std::endl;
-  }
+  lines.listening("http://" + host + ":" + std::to_string(port));
+  describe_keeping(lines, options, before, secrets, store_ttl, receiver->capture_recovery(),
+                   schemas_note);
 
   const StopSignals stop_signals(
-      signals, [&receiver] { receiver.stop(); },
-      [&log] {
+      signals, [&receiver] { receiver->stop(); },
+      [&log, &lines] {
         // A second signal: the requests in flight are abandoned (a stuck handler); the lines
         // of those that finished are written first.
         log.flush();
-        std::cerr << "tykhook listen: second signal; exiting without finishing the requests in "
-                     "flight"
-                  << std::endl;
+        lines.error("second signal; exiting without finishing the requests in flight");
         std::_Exit(exit_rejected);
       });
-  receiver.serve();
+  receiver->serve();
   // The receiver, and with it the store, is closed on the way out.
   return exit_ok;
 }

@@ -46,7 +46,7 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
           },
           ""));
   command->add_flag("--quiet", options.quiet,
-                    "Log only the first line and requests the receiver failed (5xx)");
+                    "Log only the start-up lines and requests the receiver failed (5xx)");
   command->add_option("--log-format", options.log_format, "Request log lines: text or json")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "json"}).description(""))

@@ -39,7 +39,8 @@ struct Listener {
                                      secret_file(dir), "--store", "memory:"};
     args.insert(args.end(), extra.begin(), extra.end());
     process = std::make_unique<Background>(args);
-    first_line = process->next_error_line().value_or("");
+    startup = read_startup_lines(*process);
+    first_line = startup.empty() ? std::string() : startup.front();
     port = listening_port(first_line);
   }
   static std::string secret_file(const TempDir& dir) { return dir.write("secret", secret + "\n"); }
@@ -52,6 +53,8 @@ struct Listener {
     return process->wait();
   }
 
+  // The lines that listen wrote before any request: where it listens, then what it keeps.
+  std::vector<std::string> startup;
   std::unique_ptr<Background> process;
   std::string first_line;
   int port = -1;
@@ -108,6 +111,17 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+// The lines of `run`'s standard error after `listener`'s start-up lines (which they must begin
+// with): one per request, and what stopping said.
+std::vector<std::string> request_lines(const Listener& listener, const Run& run) {
+  auto lines = lines_of(run.err);
+  const auto startup = listener.startup.size();
+  REQUIRE(lines.size() >= startup);
+  CHECK(std::equal(listener.startup.begin(), listener.startup.end(), lines.begin()));
+  lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(startup));
+  return lines;
+}
+
 std::vector<fs::path> files_in(const fs::path& dir) {
   std::vector<fs::path> files;
   if (!fs::exists(dir)) return files;
@@ -146,8 +160,8 @@ TEST_CASE("listen prints its address first, then one line per request, and exits
   const Run run = listener.stop();
   CHECK(run.status == 0);
   CHECK(run.out.empty());
-  const auto lines = lines_of(run.err);
-  REQUIRE(lines.size() == 5);
+  const auto lines = request_lines(listener, run);
+  REQUIRE(lines.size() == 4);
   const std::string time = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)";
   const std::string client = R"(127\.0\.0\.1:\d+)";
   const std::string_view want[] = {
@@ -161,7 +175,7 @@ TEST_CASE("listen prints its address first, then one line per request, and exits
   for (const std::string_view line : want) {
     const std::regex pattern(time + " " + client + " " + std::string(line));
     CAPTURE(line);
-    CHECK(std::count_if(lines.begin() + 1, lines.end(), [&](const std::string& logged) {
+    CHECK(std::count_if(lines.begin(), lines.end(), [&](const std::string& logged) {
             return std::regex_match(logged, pattern);
           }) == 1);
   }
@@ -353,19 +367,20 @@ TEST_CASE("--require-header refuses deliveries without the header and lets HEAD 
   CHECK(run.err.find("t0ken-4b1d") == std::string::npos);
 }
 
-TEST_CASE("--log-format json writes one JSON object per request after the first line") {
+TEST_CASE("--log-format json writes one JSON object per request after the start-up lines") {
   TempDir dir;
   Listener listener(dir, {"--log-format", "json"});
   REQUIRE(listener.port > 0);
-  CHECK(listener.first_line.starts_with("tykhook listening on http://127.0.0.1:"));
+  CHECK(nlohmann::json::parse(listener.first_line)["listening"] ==
+        "http://127.0.0.1:" + std::to_string(listener.port));
   CHECK(send(listener, dir, {"--event", "CredentialRegistered"}).status == 0);
   CHECK(request(listener.port, "HEAD", "/").starts_with("HTTP/1.1 200 "));
   const Run run = listener.stop();
-  const auto lines = lines_of(run.err);
-  REQUIRE(lines.size() == 3);
+  const auto lines = request_lines(listener, run);
+  REQUIRE(lines.size() == 2);
   // The HEAD that followed the delivery may be logged first (see above).
-  auto delivery = nlohmann::json::parse(lines[1]);
-  auto head = nlohmann::json::parse(lines[2]);
+  auto delivery = nlohmann::json::parse(lines[0]);
+  auto head = nlohmann::json::parse(lines[1]);
   if (delivery["method"] == "HEAD") std::swap(delivery, head);
   CHECK(delivery["method"] == "POST");
   CHECK(delivery["path"] == "/webhooks/tyk");
@@ -381,14 +396,14 @@ TEST_CASE("--log-format json writes one JSON object per request after the first 
   CHECK(head["event"].is_null());
 }
 
-TEST_CASE("--quiet keeps only the first line when nothing fails; SIGINT stops listen too") {
+TEST_CASE("--quiet keeps only the start-up lines when nothing fails; SIGINT stops listen too") {
   TempDir dir;
   Listener listener(dir, {"--quiet"});
   REQUIRE(listener.port > 0);
   CHECK(send(listener, dir, {"--event", "UserAccountActivated"}).status == 0);
   const Run run = listener.stop(SIGINT);
   CHECK(run.status == 0);
-  CHECK(lines_of(run.err) == std::vector<std::string>{listener.first_line});
+  CHECK(lines_of(run.err) == listener.startup);
 }
 
 TEST_CASE("GET /metrics counts the deliveries by event and verdict") {
@@ -472,18 +487,129 @@ TEST_CASE(
     CHECK(run.status == 0);
     CHECK(fs::exists(captures / name));
     CHECK_FALSE(fs::exists(left));
-    const auto lines = lines_of(run.err);
-    REQUIRE(lines.size() == 2);
+    // After the capture directory's line, before the last one.
+    const auto& lines = listener.startup;
+    CHECK(lines_of(run.err) == lines);
+    REQUIRE(lines.size() == 6);
     if (format == "text") {
-      CHECK(lines[1] == "tykhook listen: " + captures.string() +
+      CHECK(lines[4] == "tykhook listen: " + captures.string() +
                             ": capture files left unfinished by an interrupted run: 1 whole, now "
                             "named as captures (never answered: the portal will not send them "
                             "again), 0 incomplete, removed");
     } else {
-      const auto line = nlohmann::json::parse(lines[1]);
+      const auto line = nlohmann::json::parse(lines[4]);
       CHECK(line["capture_dir"] == captures.string());
       CHECK(line["recovered_captures"] == 1);
       CHECK(line["removed_captures"] == 0);
     }
   }
+}
+
+TEST_CASE("listen's first lines name its secrets, store and capture directory, and what it keeps") {
+  TempDir dir;
+  const std::string db = (dir.path() / "store.db").string();
+  const std::vector<std::string> args = {"listen",
+                                         "--port",
+                                         "0",
+                                         "--store",
+                                         "sqlite:" + db,
+                                         "--secret-file",
+                                         Listener::secret_file(dir)};
+  const auto start = [&](const std::vector<std::string>& extra = {}) {
+    auto all = args;
+    all.insert(all.end(), extra.begin(), extra.end());
+    auto process = std::make_unique<Background>(all);
+    auto lines = read_startup_lines(*process);
+    process->signal(SIGTERM);
+    const Run run = process->wait();
+    CHECK(run.status == 0);
+    CHECK(run.err.find(secret) == std::string::npos);
+    return lines;
+  };
+
+  SUBCASE("without --capture-dir it says that the deliveries are not kept") {
+    auto lines = start();
+    REQUIRE(lines.size() == 5);
+    CHECK(listening_port(lines[0]) > 0);
+    CHECK(lines[1] == "tykhook listen: secrets: 1, from --secret-file");
+    CHECK(lines[2] ==
+          "tykhook listen: store: sqlite:" + db + " (created): idempotency keys for 7d, on disk");
+    CHECK(lines[3] == "tykhook listen: capture directory: none (no --capture-dir)");
+    CHECK(lines[4] ==
+          "tykhook listen: not kept: the deliveries themselves: each authentic one is answered "
+          "and then gone (the store keeps only its idempotency key); add --capture-dir DIR to "
+          "keep every one");
+    // The second start finds the store's file.
+    lines = start();
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[2] == "tykhook listen: store: sqlite:" + db + ": idempotency keys for 7d, on disk");
+  }
+  SUBCASE("with --capture-dir it names the directory, created or not, and keeps every delivery") {
+    const std::string captures = (dir.path() / "captures").string();
+    auto lines = start(
+        {"--capture-dir", captures, "--secret", "second-SECRET-1", "--secret", "third-SECRET-22"});
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[1] == "tykhook listen: secrets: 3, from --secret-file and --secret (2)");
+    CHECK(lines[3] == "tykhook listen: capture directory: " + captures +
+                          " (created): each authentic delivery, its exact request, written "
+                          "before it is answered");
+    CHECK(lines[4] == "tykhook listen: kept: every authentic delivery, as a file in " + captures +
+                          " before its answer");
+    for (const auto& line : lines) CHECK(line.find("SECRET") == std::string::npos);
+    lines = start({"--capture-dir", captures});
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[3] == "tykhook listen: capture directory: " + captures +
+                          ": each authentic delivery, its exact request, written before it is "
+                          "answered");
+  }
+}
+
+TEST_CASE("listen's start-up lines with a secret from the environment and the memory store") {
+  auto process = std::make_unique<Background>(
+      std::vector<std::string>{"listen", "--port", "0", "--store", "memory:"},
+      std::map<std::string, std::string>{{"PORTAL_WEBHOOKS_SECRET", secret}});
+  const auto lines = read_startup_lines(*process);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[1] == "tykhook listen: secrets: 1, from $PORTAL_WEBHOOKS_SECRET");
+  CHECK(lines[2] ==
+        "tykhook listen: store: memory:: idempotency keys for 7d in this process's memory, lost "
+        "when it exits");
+  process->signal(SIGTERM);
+  const Run run = process->wait();
+  CHECK(run.status == 0);
+  CHECK(run.err.find(secret) == std::string::npos);
+}
+
+TEST_CASE("with --log-format json every line is JSON: the first carries the URL, errors too") {
+  TempDir dir;
+  const std::string captures = (dir.path() / "captures").string();
+  Listener listener(dir, {"--log-format", "json", "--capture-dir", captures});
+  REQUIRE(listener.port > 0);
+  REQUIRE(listener.startup.size() == 5);
+  std::vector<nlohmann::json> objects;
+  for (const auto& line : listener.startup) {
+    CAPTURE(line);
+    objects.push_back(nlohmann::json::parse(line));
+    CHECK(objects.back()["time"].get<std::string>().ends_with("Z"));
+  }
+  CHECK(objects[0]["listening"] == listener.url(""));
+  CHECK(objects[1]["secrets"] == 1);
+  CHECK(objects[1]["secret_files"] == 1);
+  CHECK(objects[2]["store"] == "memory:");
+  CHECK(objects[2]["path"].is_null());
+  CHECK(objects[3]["capture_dir"] == captures);
+  CHECK(objects[3]["created"] == true);
+  CHECK(objects[4]["deliveries_kept"] == true);
+
+  // Refused at start (the port is taken): the error is a JSON line as well, exit status 2.
+  const Run taken =
+      run_tykhook({"listen", "--port", std::to_string(listener.port), "--secret-file",
+                   Listener::secret_file(dir), "--store", "memory:", "--log-format", "json"});
+  CHECK(taken.status == 2);
+  const auto lines = lines_of(taken.err);
+  REQUIRE(lines.size() == 1);
+  const auto error = nlohmann::json::parse(lines[0]);
+  CHECK(error["error"].get<std::string>().starts_with("tykhook listen: 127.0.0.1:"));
+  CHECK(error["error"].get<std::string>().find("cannot listen") != std::string::npos);
+  CHECK(listener.stop().status == 0);
 }

@@ -28,7 +28,8 @@ class Listener {
                                      secret,   "--store", "memory:"};
     args.insert(args.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Background>(args);
-    port_ = listening_port(process_->next_error_line().value_or(""));
+    const auto startup = read_startup_lines(*process_);
+    port_ = listening_port(startup.empty() ? std::string() : startup.front());
     REQUIRE(port_ > 0);
   }
   ~Listener() {

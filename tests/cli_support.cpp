@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -236,18 +237,47 @@ std::string Background::error_text() {
 }
 
 int listening_port(const std::string& first_line) {
-  const std::string prefix = "tykhook listening on http://";
-  const auto colon = first_line.rfind(':');
-  if (!first_line.starts_with(prefix) || colon == std::string::npos || colon < prefix.size()) {
-    return -1;
+  std::string url;
+  if (first_line.starts_with("{")) {
+    const auto line = nlohmann::json::parse(first_line, nullptr, false);
+    if (!line.is_object() || !line.contains("listening") || !line["listening"].is_string()) {
+      return -1;
+    }
+    url = line["listening"].get<std::string>();
+  } else {
+    const std::string text_prefix = "tykhook listening on ";
+    if (!first_line.starts_with(text_prefix)) return -1;
+    url = first_line.substr(text_prefix.size());
   }
+  const std::string scheme = "http://";
+  const auto colon = url.rfind(':');
+  if (!url.starts_with(scheme) || colon == std::string::npos || colon < scheme.size()) return -1;
   try {
     std::size_t used = 0;
-    const int port = std::stoi(first_line.substr(colon + 1), &used);
-    return used == first_line.size() - colon - 1 ? port : -1;
+    const int port = std::stoi(url.substr(colon + 1), &used);
+    return used == url.size() - colon - 1 ? port : -1;
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+std::vector<std::string> read_startup_lines(Background& process,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<std::string> lines;
+  while (auto line = process.next_error_line(timeout)) {
+    lines.push_back(*line);
+    if (line->starts_with("{")) {
+      const auto object = nlohmann::json::parse(*line, nullptr, false);
+      if (object.is_object() && (object.contains("deliveries_kept") || object.contains("error"))) {
+        break;
+      }
+    } else if (line->starts_with("tykhook listen: kept: ") ||
+               line->starts_with("tykhook listen: not kept: ") ||
+               !line->starts_with("tykhook listen")) {
+      break;  // the last start-up line, or not a start-up line at all
+    }
+  }
+  return lines;
 }
 
 }  // namespace tykhook::test

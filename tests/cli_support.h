@@ -85,8 +85,16 @@ class Background {
   std::thread collector_;
 };
 
-/// The port in `tykhook listen`'s first line "tykhook listening on http://HOST:PORT"; -1 when
-/// the line does not have that form.
+/// The port in `tykhook listen`'s first line, "tykhook listening on http://HOST:PORT" or with
+/// --log-format json {"time": ..., "listening": "http://HOST:PORT"}; -1 when the line has
+/// neither form.
 int listening_port(const std::string& first_line);
+
+/// Reads `tykhook listen`'s start-up lines from `process`: from its first line to the one that
+/// says whether deliveries are kept ("tykhook listen: kept: ..." / "tykhook listen: not kept:
+/// ...", or the JSON object with "deliveries_kept"), or to an error line. Stops early, with the
+/// lines read so far, when no line comes within `timeout`.
+std::vector<std::string> read_startup_lines(
+    Background& process, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace tykhook::test
