@@ -248,6 +248,12 @@ int run_verify(const VerifyOptions& options) {
           for (const auto& hint : explain_mismatch(request, secrets)) {
             verdict.errors.push_back("hint: " + hint);
           }
+        } else if (verdict.kind == VerdictKind::missing_signature) {
+          // Advice for a capture on the command line; the receiver's answer to an HTTP client
+          // does not talk about options.
+          verdict.errors.push_back(
+              "hint: keep the headers when capturing, or give a bare body's signature with "
+              "--signature HEX");
         }
       }
       ++tally.verdicts[verdict.kind];

@@ -155,6 +155,17 @@ TEST_CASE("each verdict is reached through the command line, with its exit statu
   }
 }
 
+TEST_CASE(
+    "a capture without its signature gets the command line's hint after the verdict's error") {
+  const auto line = verify_json(body, {});
+  REQUIRE(line.at("errors").size() == 2);
+  CHECK(
+      line.at("errors").at(0).get<std::string>().starts_with("X-Signature-SHA256: header missing"));
+  CHECK(line.at("errors").at(1) ==
+        "hint: keep the headers when capturing, or give a bare body's signature with --signature "
+        "HEX");
+}
+
 TEST_CASE("two copies of one delivery with a store: the second is a duplicate") {
   TempDir dir;
   const auto capture = raw_signed(body);

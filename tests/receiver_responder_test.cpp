@@ -146,6 +146,8 @@ TEST_CASE("deliveries are answered by their verdict, as DESIGN's table says, wit
       CHECK(body["verdict"] == row.verdict);
       CHECK(body["event"] == (row.event.empty() ? nlohmann::json() : nlohmann::json(row.event)));
       CHECK(body.contains("errors") == (row.verdict != "ok"));
+      // The answer is read by an HTTP client: it gives no advice about command-line options.
+      CHECK(answer.response.body.find("--signature") == std::string::npos);
     }
   }
 }

@@ -202,8 +202,8 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
   const std::string where(signature_header);
   if (headers.empty()) {
     return fail(VerdictKind::missing_signature,
-                where + ": header missing; the portal signs every delivery, so keep the " +
-                    "headers when capturing (or pass --signature)");
+                where + ": header missing; the portal sends it with every delivery: the " +
+                    "hex HMAC-SHA256 of the body under the webhook's secret");
   }
   if (headers.size() > 1) {
     return fail(VerdictKind::malformed_signature, where + ": header appears " +
