@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "commands.h"
+#include "output.h"
 #include "tykhook/envelope.h"
 #include "tykhook/events.h"
 
@@ -13,6 +14,9 @@ namespace tykhook::cli {
 CLI::App* add_example(CLI::App& app, ExampleOptions& options) {
   CLI::App* command = app.add_subcommand(
       "example", "Print the sample wire body of an event, byte for byte as the portal sends it");
+  command->footer(
+      "The body has no final newline: in a pipe or a file the output ends with its last byte. At "
+      "a terminal only, a newline follows, so that the prompt starts a line of its own.");
   command
       ->add_option("event", options.event,
                    "Event, by wire name or alias, e.g. UserRegistered or OrganizationRegistered")
@@ -37,9 +41,7 @@ int run_example(const ExampleOptions& options) {
         throw Error("sample of " + std::string(to_string(event)) + ": " + stamped.error);
       body = std::move(*stamped);
     }
-    std::cout.write(body.data(), static_cast<std::streamsize>(body.size()));
-    std::cout.flush();
-    return std::cout ? exit_ok : exit_usage;
+    return print_exact(body) ? exit_ok : exit_usage;
   }
   std::cerr << "tykhook example: " << to_string(event)
             << ": no sample body, as the portal documents no payload for this event; write one "

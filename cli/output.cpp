@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,15 @@ void print_unreadable(const std::string& input, const std::string& error,
   line["event"] = nullptr;
   line["errors"] = {error};
   std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+bool print_exact(std::string_view bytes) {
+  std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  // Only a person at a terminal sees where the output ends; a program reading a pipe gets
+  // the bytes that were signed, and a newline there would change the body.
+  if (!bytes.empty() && bytes.back() != '\n' && ::isatty(STDOUT_FILENO) == 1) std::cout << '\n';
+  std::cout.flush();
+  return static_cast<bool>(std::cout);
 }
 
 }  // namespace tykhook::cli

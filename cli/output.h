@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "tykhook/verifier.h"
 
@@ -16,5 +17,11 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
 /// in `text` nothing (the error goes to standard error, with the command's name).
 void print_unreadable(const std::string& input, const std::string& error,
                       const std::string& format);
+
+/// Writes `bytes` to standard output exactly as they are, and flushes. At a terminal only, a
+/// final newline follows when `bytes` do not end with one, so that the prompt starts a line of
+/// its own; in a pipe or a file the bytes stay exact (a body is signed as it is). Returns
+/// whether the write succeeded.
+[[nodiscard]] bool print_exact(std::string_view bytes);
 
 }  // namespace tykhook::cli

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "output.h"
 #include "tykhook/capture.h"
 #include "url.h"
 
@@ -18,7 +19,8 @@ CLI::App* add_sign(CLI::App& app, SignOptions& options) {
   command
       ->add_option("--request", options.request_url,
                    "Print a complete raw HTTP/1.1 capture addressed to URL, e.g. "
-                   "http://127.0.0.1:8080/webhooks")
+                   "http://127.0.0.1:8080/webhooks; the body ends it byte for byte (a newline "
+                   "follows only at a terminal, when the body lacks one)")
       ->type_name("URL")
       ->check([](const std::string& text) {
         const auto url = parse_url(text);
@@ -57,7 +59,9 @@ int run_sign(const SignOptions& options) {
                                 {"Content-Type", "application/json"},
                                 {std::string(signature_header), hex}},
                     .body = body};
-    std::cout << write_raw_capture(request);
+    // The capture ends with the body as it was signed; at a terminal only, a newline follows
+    // for the prompt (after the Content-Length bytes, where a reader ignores it).
+    if (!print_exact(write_raw_capture(request))) return exit_usage;
   } else {
     std::cout << signature_header << ": " << hex << '\n';
   }

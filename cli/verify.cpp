@@ -2,6 +2,8 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "body_limit.h"
@@ -78,6 +80,38 @@ std::vector<std::string> files_of(const std::vector<std::string>& inputs, Unread
     files.insert(files.end(), found.begin(), found.end());
   }
   return files;
+}
+
+/// The word that `--now` takes for "the time each capture records as its arrival".
+constexpr std::string_view now_received = "received";
+
+// --now: an RFC 3339 time, or the word `received`.
+CLI::Validator now_check() {
+  return CLI::Validator(
+      [](std::string& text) {
+        if (text == now_received) return std::string();
+        const std::string error = rfc3339_check()(text);
+        return error.empty() ? error
+                             : error + "; or received, to use the time each capture was received";
+      },
+      "");
+}
+
+// A hint for a stale capture: how to check it as of the time it arrived, when --now was not
+// already that time. A capture that records its arrival (a tykhook JSON capture, a HAR entry)
+// can take `--now received`; another one, a time given by hand, e.g. its own Timestamp.
+std::optional<std::string> stale_hint(const Capture& capture, const Verdict& verdict,
+                                      const std::string& now) {
+  if (capture.received) {
+    if (now == now_received) return std::nullopt;
+    return "hint: the capture records that it was received at " +
+           format_rfc3339(*capture.received) +
+           "; add --now received to check the Timestamp against that time";
+  }
+  if (!verdict.envelope) return std::nullopt;
+  return "hint: the capture records no arrival time; to check it as of the time it arrived, "
+         "give that time, e.g. --now " +
+         verdict.envelope->timestamp_text + " (its Timestamp)";
 }
 
 }  // namespace
@@ -169,9 +203,10 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
       ->check(tolerance_check());
   command
       ->add_option("--now", options.now,
-                   "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z (default: the clock)")
-      ->type_name("RFC3339")
-      ->check(rfc3339_check());
+                   "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z, or received: "
+                   "the time each capture records as its arrival (default: the clock)")
+      ->type_name("RFC3339|received")
+      ->check(now_check());
   add_body_check_options(*command, options.checks);
   add_body_limit_option(*command, options.max_body, "");
   command
@@ -206,11 +241,13 @@ int run_verify(const VerifyOptions& options) {
   }
   if (!options.store.empty()) verifier_options.store = open_store(options.store);
   const Verifier verifier(std::move(verifier_options));
-  const TimePoint now = options.now.empty()
+  const bool tolerance = tolerance_of(options.tolerance).has_value();
+  const bool now_is_received = options.now == now_received;
+  const TimePoint now = options.now.empty() || now_is_received
                             ? std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now())
                             : *parse_rfc3339(options.now);
 
-  if (!options.now.empty() && !tolerance_of(options.tolerance)) {
+  if (!options.now.empty() && !tolerance) {
     std::cerr << "tykhook verify: --now has no effect without --tolerance; add --tolerance "
                  "DURATION (e.g. 5m) to check the Timestamp against it\n";
   }
@@ -243,7 +280,15 @@ int run_verify(const VerifyOptions& options) {
         if (!options.signature.empty() && request.header_values(signature_header).empty()) {
           request.headers.push_back({std::string(signature_header), options.signature});
         }
-        verdict = verifier.verify(request, now);
+        TimePoint capture_now = now;
+        if (now_is_received && capture.received) {
+          capture_now = *capture.received;
+        } else if (now_is_received && tolerance) {
+          // On standard error, so that --format json stays one object per capture.
+          std::cerr << "tykhook verify: " << capture.input
+                    << " records no arrival time; --now received uses the clock for it\n";
+        }
+        verdict = verifier.verify(request, capture_now);
         if (verdict.kind == VerdictKind::signature_mismatch) {
           for (const auto& hint : explain_mismatch(request, secrets)) {
             verdict.errors.push_back("hint: " + hint);
@@ -254,6 +299,11 @@ int run_verify(const VerifyOptions& options) {
           verdict.errors.push_back(
               "hint: keep the headers when capturing, or give a bare body's signature with "
               "--signature HEX");
+        }
+        if (verdict.kind == VerdictKind::stale) {
+          if (auto hint = stale_hint(capture, verdict, options.now)) {
+            verdict.errors.push_back(std::move(*hint));
+          }
         }
       }
       ++tally.verdicts[verdict.kind];

@@ -366,6 +366,48 @@ TEST_CASE("a tykhook JSON capture is written in the documented layout") {
   CHECK(write_json_capture(request, TimePoint{}).find("\"headers\": [],\n") != std::string::npos);
 }
 
+TEST_CASE("a tykhook JSON capture carries the time it was received, when it records one") {
+  Request original{.method = "POST", .target = "/hook", .headers = {}, .body = "{}"};
+  const TimePoint received{std::chrono::nanoseconds(1713972364329072196)};
+  const auto written = read_captures(write_json_capture(original, received), "c.json");
+  REQUIRE(written.size() == 1);
+  CHECK(written[0].request.ok());
+  REQUIRE(written[0].received.has_value());
+  CHECK(tykhook::format_rfc3339(*written[0].received) == "2024-04-24T15:26:04.329072196Z");
+
+  const struct {
+    std::string_view name;
+    std::string members;
+    std::string_view want;  // the time read, in UTC; "" for none
+  } cases[] = {
+      {"UTC", R"(, "received": "2024-04-24T15:26:04Z")", "2024-04-24T15:26:04Z"},
+      {"an offset", R"(, "received": "2024-04-22T16:38:54.082037+02:00")",
+       "2024-04-22T14:38:54.082037Z"},
+      {"no received member", "", ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto captures =
+        read_captures(json_capture(std::string(good_members) + c.members), "c.json");
+    REQUIRE(captures.size() == 1);
+    CHECK(captures[0].request.error == "");
+    const std::string got =
+        captures[0].received ? tykhook::format_rfc3339(*captures[0].received) : "";
+    CHECK(got == c.want);
+  }
+}
+
+TEST_CASE("raw HTTP and a bare body record no time of arrival") {
+  const std::string raw = "POST /hook HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+  for (const std::string& text : {raw, std::string(body_json)}) {
+    CAPTURE(text);
+    const auto captures = read_captures(text, "c");
+    REQUIRE(captures.size() == 1);
+    CHECK(captures[0].request.ok());
+    CHECK_FALSE(captures[0].received.has_value());
+  }
+}
+
 TEST_CASE("a JSON capture may start with a byte order mark and white space") {
   const auto request = read_one("\xEF\xBB\xBF\n  " + json_capture(good_members), "c.json");
   CHECK(request.error == "");
@@ -455,10 +497,12 @@ TEST_CASE("malformed tykhook JSON captures are errors that name the field") {
 }
 
 TEST_CASE("a received time that does not parse is an error for received") {
-  const auto request =
-      read_one(json_capture(std::string(good_members) + R"(, "received": "yesterday")"), "c.json");
-  CHECK_FALSE(request.ok());
-  CHECK(request.error.starts_with("c.json: received: "));
+  const auto captures = read_captures(
+      json_capture(std::string(good_members) + R"(, "received": "yesterday")"), "c.json");
+  REQUIRE(captures.size() == 1);
+  CHECK_FALSE(captures[0].request.ok());
+  CHECK(captures[0].request.error.starts_with("c.json: received: "));
+  CHECK_FALSE(captures[0].received.has_value());
 }
 
 TEST_CASE("a capture file that is not valid JSON is an error, not a bare body") {
@@ -546,6 +590,34 @@ TEST_CASE("HAR entries are read as one capture each, named PATH#N") {
   }
   CHECK(captures[0].request->header_values("x-signature-sha256") ==
         std::vector<std::string_view>{"ab"});
+}
+
+TEST_CASE("a HAR entry is received at its startedDateTime, when that is an RFC 3339 time") {
+  const std::string request = R"("request": {"method": "POST", "url": "http://h/", "headers": []})";
+  const struct {
+    std::string_view name;
+    std::string entry;
+    std::string_view want;  // the time read, in UTC; "" for none
+  } cases[] = {
+      {"milliseconds in UTC", R"({"startedDateTime": "2024-04-24T15:26:04.329Z", )" + request + "}",
+       "2024-04-24T15:26:04.329Z"},
+      {"an offset", R"({"startedDateTime": "2024-04-24T17:26:04+02:00", )" + request + "}",
+       "2024-04-24T15:26:04Z"},
+      {"no startedDateTime", "{" + request + "}", ""},
+      {"a startedDateTime that is a number", R"({"startedDateTime": 5, )" + request + "}", ""},
+      {"an ISO 8601 time that is not RFC 3339",
+       R"({"startedDateTime": "2024-04-24T17:26:04+0200", )" + request + "}", ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto captures = read_captures(har(c.entry), "h.har");
+    REQUIRE(captures.size() == 1);
+    // The request is read either way: its verdict does not depend on the time.
+    CHECK(captures[0].request.error == "");
+    const std::string got =
+        captures[0].received ? tykhook::format_rfc3339(*captures[0].received) : "";
+    CHECK(got == c.want);
+  }
 }
 
 TEST_CASE("a bad HAR entry is an error for that entry only") {

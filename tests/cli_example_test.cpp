@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_support.h"
+#include "cli_terminal.h"
 #include "tykhook/events.h"
 #include "tykhook/timestamp.h"
 
@@ -84,6 +85,30 @@ TEST_CASE(
     CHECK(validated.status == 0);
     CHECK(validated.out == "-: ok (" + wire + ")\n");
   }
+}
+
+TEST_CASE("example ends with a newline at a terminal only; in a pipe the bytes are exact (#20)") {
+  for (const std::string_view event : {"UserRegistered", "OrganizationRegistered"}) {
+    CAPTURE(event);
+    const std::string wire(to_string(*parse_event(event)));
+    const std::string sample = source_file("samples/bodies/" + wire + ".json");
+    REQUIRE(sample.back() == '}');  // the wire form has no final newline
+
+    const Run piped = run_tykhook({"example", std::string(event)});
+    CHECK(piped.status == 0);
+    CHECK(piped.out == sample);
+
+    const Run terminal = run_tykhook_at_terminal({"example", std::string(event)});
+    CAPTURE(terminal.err);
+    CHECK(terminal.status == 0);
+    CHECK(terminal.err.empty());
+    CHECK(terminal.out == sample + "\n");
+  }
+  // --fresh-timestamp likewise: one newline at a terminal, after the closing brace.
+  const Run fresh = run_tykhook_at_terminal({"example", "--fresh-timestamp", "PasswordReset"});
+  CHECK(fresh.status == 0);
+  CHECK(fresh.out.ends_with("}\n"));
+  CHECK_FALSE(fresh.out.ends_with("\n\n"));
 }
 
 TEST_CASE("example refuses events without a sample and names that are not events") {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli_support.h"
+#include "cli_terminal.h"
 
 using namespace tykhook::test;
 
@@ -141,6 +142,42 @@ TEST_CASE("sign --request writes a capture that verify accepts, byte for byte") 
   const Run verified = run_tykhook({"verify", "--secret", "s3"}, capture.out);
   CHECK(verified.status == 0);
   CHECK(verified.out == "-: ok (AccessRequestApproved)\n");
+}
+
+TEST_CASE("sign --request ends with a newline at a terminal only, when the body lacks one (#20)") {
+  TempDir dir;
+  const std::string body = source_file("samples/bodies/AccessRequestApproved.json");
+  REQUIRE(body.back() == '}');
+  const struct {
+    std::string_view name;
+    std::string body;
+    std::string_view added_at_terminal;
+  } cases[] = {
+      {"a body without a final newline", body, "\n"},
+      {"a body with a final newline", body + "\n", ""},
+      {"a body with a final CRLF", body + "\r\n", ""},
+      {"a body ending in a CR alone", body + "\r", "\n"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string file = dir.write("body.json", c.body);
+    const std::vector<std::string> args = {
+        "sign", "--secret", "s3", "--request", "http://127.0.0.1:8080/webhooks", file};
+    // In a pipe: the body ends the capture byte for byte, and the capture verifies.
+    const Run piped = run_tykhook(args);
+    CHECK(piped.status == 0);
+    REQUIRE(piped.out.size() > c.body.size());
+    CHECK(piped.out.substr(piped.out.size() - c.body.size()) == c.body);
+    CHECK(piped.out.find("\r\nContent-Length: " + std::to_string(c.body.size()) + "\r\n") !=
+          std::string::npos);
+    const Run verified = run_tykhook({"verify", "--secret", "s3", "--no-schema"}, piped.out);
+    CHECK(verified.out == "-: ok (AccessRequestApproved)\n");
+    // At a terminal: the same bytes, and a newline for the prompt when they lack one.
+    const Run terminal = run_tykhook_at_terminal(args);
+    CAPTURE(terminal.err);
+    CHECK(terminal.status == 0);
+    CHECK(terminal.out == piped.out + std::string(c.added_at_terminal));
+  }
 }
 
 TEST_CASE("the signature covers the exact bytes, NULs and trailing newlines included") {

@@ -8,7 +8,10 @@
 #include <vector>
 
 #include "cli_support.h"
+#include "tykhook/capture.h"
+#include "tykhook/envelope.h"
 #include "tykhook/signature.h"
+#include "tykhook/timestamp.h"
 
 using namespace tykhook;
 using namespace tykhook::test;
@@ -450,6 +453,163 @@ TEST_CASE("--now without --tolerance is a warning, not silence (#20)") {
       {"verify", "--secret", secret, "--now", "2024-04-22T16:40:00Z", "--tolerance", "5m"},
       raw_signed(body));
   CHECK(with.err.empty());
+}
+
+namespace {
+
+// A delivery sent a year ago: the sample body with that Timestamp, and its time.
+struct OldDelivery {
+  TimePoint sent = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()) -
+                   std::chrono::hours(24 * 365);
+  std::string bytes = *with_timestamp(body, sent);
+
+  // As `listen --capture-dir` wrote it, received `delay` after it was sent.
+  std::string json_capture(std::chrono::seconds delay = std::chrono::seconds(1)) const {
+    const Request request{.method = "POST",
+                          .target = "/webhooks",
+                          .headers = {{"X-Signature-SHA256", sign(secret, bytes)}},
+                          .body = bytes};
+    return write_json_capture(request, sent + delay);
+  }
+  // As a browser or proxy exports it, the request started 1 s after it was sent.
+  std::string har() const {
+    const nlohmann::json entry = {
+        {"startedDateTime", format_rfc3339(sent + std::chrono::seconds(1), 3)},
+        {"request",
+         {{"method", "POST"},
+          {"url", "http://example.test/webhooks"},
+          {"headers", {{{"name", "X-Signature-SHA256"}, {"value", sign(secret, bytes)}}}},
+          {"postData", {{"mimeType", "application/json"}, {"text", bytes}}}}}};
+    return nlohmann::json{{"log", {{"version", "1.2"}, {"entries", {entry}}}}}.dump();
+  }
+};
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) {
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("--now received checks each capture against the time it records as its arrival (#20)") {
+  const OldDelivery old;
+  TempDir dir;
+  const struct {
+    std::string_view name;
+    std::string path;
+    std::string input;
+  } cases[] = {
+      {"a tykhook JSON capture", dir.write("old.json", old.json_capture()), ""},
+      {"a HAR entry", dir.write("old.har", old.har()), "#0"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const Run clock = run_tykhook(
+        {"verify", "--secret", secret, "--tolerance", "5m", "--format", "json", c.path});
+    CAPTURE(clock.err);
+    CHECK(clock.status == 1);
+    const auto stale = nlohmann::json::parse(clock.out);
+    CHECK(stale["input"] == c.path + c.input);
+    CHECK(stale["verdict"] == "stale");
+    REQUIRE(stale["errors"].size() == 2);
+    CHECK(stale["errors"][1].get<std::string>().find("hint: the capture records that it was "
+                                                     "received at ") == 0);
+    CHECK(stale["errors"][1].get<std::string>().find("; add --now received to check the "
+                                                     "Timestamp against that time") !=
+          std::string::npos);
+
+    const Run received = run_tykhook({"verify", "--secret", secret, "--tolerance", "5m", "--now",
+                                      "received", "--format", "json", c.path});
+    CHECK(received.status == 0);
+    CHECK(received.err == "");
+    CHECK(nlohmann::json::parse(received.out)["verdict"] == "ok");
+  }
+}
+
+TEST_CASE("--now received is stale when a capture arrived long after its Timestamp (#20)") {
+  const OldDelivery old;
+  const std::string late = old.json_capture(std::chrono::hours(1));
+  CHECK(verify_json(late, {"--tolerance", "5m", "--now", "received"}) ==
+        nlohmann::json{{"input", "-"},
+                       {"ok", false},
+                       {"verdict", "stale"},
+                       {"event", "UserRegistered"},
+                       {"errors",
+                        {"/Timestamp: " + format_rfc3339(old.sent) +
+                         " is 1h before now, over the tolerance of 5m; check the clocks, or "
+                         "raise --tolerance (off turns the check off)"}}});
+  CHECK(verify_json(late, {"--tolerance", "2h", "--now", "received"})["verdict"] == "ok");
+}
+
+TEST_CASE(
+    "--now received uses the clock for a capture without an arrival time, and says so (#20)") {
+  const OldDelivery old;
+  TempDir dir;
+  const std::string json = dir.write("a.json", old.json_capture());
+  const std::string raw1 = dir.write("b.http", raw_signed(old.bytes));
+  const std::string raw2 = dir.write("c.http", raw_signed(old.bytes));
+  const Run run = run_tykhook({"verify", "--secret", secret, "--tolerance", "5m", "--now",
+                               "received", "--format", "json", json, raw1, raw2});
+  CAPTURE(run.out);
+  CAPTURE(run.err);
+  CHECK(run.status == 1);
+  CHECK(count_of(run.err, " records no arrival time") == 2);
+  CHECK(count_of(run.err, "tykhook verify: " + raw1 +
+                              " records no arrival time; --now received uses the clock for it\n") ==
+        1);
+  CHECK(count_of(run.err, "tykhook verify: " + raw2 +
+                              " records no arrival time; --now received uses the clock for it\n") ==
+        1);
+  // Standard output keeps one JSON object per capture.
+  std::vector<nlohmann::json> lines;
+  std::istringstream out(run.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["verdict"] == "ok");
+  for (const std::size_t i : {1, 2}) {
+    CAPTURE(i);
+    CHECK(lines[i]["verdict"] == "stale");
+    // A raw capture records no arrival: the hint offers a time by hand, not --now received.
+    REQUIRE(lines[i]["errors"].size() == 2);
+    const std::string hint = lines[i]["errors"][1];
+    CHECK(hint ==
+          "hint: the capture records no arrival time; to check it as of the time it "
+          "arrived, give that time, e.g. --now " +
+              format_rfc3339(old.sent) + " (its Timestamp)");
+  }
+  // Without --now received, no note; a stale raw capture gets the same hint.
+  const Run clock = run_tykhook({"verify", "--secret", secret, "--tolerance", "5m", raw1});
+  CHECK(clock.err == "");
+  CHECK(clock.out.find("\n  hint: the capture records no arrival time; ") != std::string::npos);
+  CHECK(clock.out.find("--now received") == std::string::npos);
+}
+
+TEST_CASE("a malformed received time is still a malformed_request with --now received (#20)") {
+  const OldDelivery old;
+  std::string capture = old.json_capture();
+  const std::string member = "\"received\": \"";
+  const auto at = capture.find(member) + member.size();
+  capture.replace(at, capture.find('"', at) - at, "yesterday");
+  for (const auto& extra :
+       std::vector<std::vector<std::string>>{{}, {"--tolerance", "5m", "--now", "received"}}) {
+    CAPTURE(extra.size());
+    const auto line = verify_json(capture, extra);
+    CHECK(line["verdict"] == "malformed_request");
+    CHECK(line["errors"][0].get<std::string>().find("-: received: ") == 0);
+  }
+}
+
+TEST_CASE("--now received without --tolerance is the same warning as --now TIME (#20)") {
+  const OldDelivery old;
+  const Run run =
+      run_tykhook({"verify", "--secret", secret, "--now", "received"}, old.json_capture());
+  CHECK(run.status == 0);
+  CHECK(run.err ==
+        "tykhook verify: --now has no effect without --tolerance; add --tolerance DURATION (e.g. "
+        "5m) to check the Timestamp against it\n");
 }
 
 TEST_CASE("--max-body takes K, M and G, and holds a body to the limit it names (#20)") {

@@ -82,7 +82,7 @@ std::vector<Capture> read_json(std::string_view text, std::size_t start, std::st
   }
   // An object with "Event" is a portal body whatever else it holds: the portal's bodies
   // always carry it and HAR files never do. A capture's marker still wins.
-  if (document->contains(capture_marker)) return one(detail::read_json_capture(*document, input));
+  if (document->contains(capture_marker)) return {detail::read_json_capture(*document, input)};
   if (document->contains("Event")) return one(bare_body(text));
   if (document->contains("log")) return detail::read_har(*document, input);
   return one(Parsed<Request>::failure(

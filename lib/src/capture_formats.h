@@ -38,11 +38,12 @@ inline std::string quote_input(std::string_view text) { return quote_bytes(text,
 
 // ---- JSON formats (capture_json.cpp, capture_har.cpp) ----------------------------------------
 
-/// Reads a tykhook JSON capture: a `document` that holds capture_marker.
-[[nodiscard]] Parsed<Request> read_json_capture(const nlohmann::json& document,
-                                                std::string_view input);
+/// Reads a tykhook JSON capture: a `document` that holds capture_marker, with the time it
+/// was received when it records one.
+[[nodiscard]] Capture read_json_capture(const nlohmann::json& document, std::string_view input);
 
-/// Reads a HAR 1.2 file: one capture per entry of log.entries, named "<input>#N".
+/// Reads a HAR 1.2 file: one capture per entry of log.entries, named "<input>#N", received at
+/// the entry's startedDateTime when that is an RFC 3339 time.
 [[nodiscard]] std::vector<Capture> read_har(const nlohmann::json& document, std::string_view input);
 
 /// Names a JSON type with its article, for messages: "an object", "a number".

@@ -9,6 +9,7 @@
 #include "base64.h"
 #include "capture_formats.h"
 #include "tykhook/capture.h"
+#include "tykhook/timestamp.h"
 
 // A HAR 1.2 file (as browsers and proxies export it) as captures: one per entry of
 // log.entries, its request only.
@@ -114,6 +115,16 @@ Parsed<Request> read_har_entry(const Json& entry, std::size_t index, std::string
   return {std::move(request), {}};
 }
 
+/// When the entry's request was sent (its startedDateTime), if that reads as an RFC 3339 time.
+/// HAR asks for ISO 8601, which allows more spellings; a time that does not read is no reason
+/// to refuse the request, whose verdict does not depend on it: the entry then records no time.
+std::optional<TimePoint> started_time(const Json& entry) {
+  if (!entry.is_object()) return std::nullopt;
+  const auto started = entry.find("startedDateTime");
+  if (started == entry.end() || !started->is_string()) return std::nullopt;
+  return parse_rfc3339(started->get_ref<const std::string&>()).value;
+}
+
 }  // namespace
 
 std::vector<Capture> read_har(const Json& document, std::string_view input) {
@@ -136,7 +147,8 @@ std::vector<Capture> read_har(const Json& document, std::string_view input) {
   captures.reserve((*entries)->size());
   for (std::size_t i = 0; i < (*entries)->size(); ++i) {
     const std::string name = std::string(input) + "#" + std::to_string(i);
-    captures.push_back({name, read_har_entry((**entries)[i], i, name)});
+    const Json& entry = (**entries)[i];
+    captures.push_back({name, read_har_entry(entry, i, name), started_time(entry)});
   }
   return captures;
 }

@@ -58,9 +58,11 @@ std::string describe(Json::value_t type) {
   return "a value";
 }
 
-Parsed<Request> read_json_capture(const Json& document, std::string_view input) {
+namespace {
+
+/// The request of a tykhook JSON capture: every member but "received".
+Parsed<Request> read_request(const Json& document, const JsonFields& fields) {
   using Result = Parsed<Request>;
-  const JsonFields fields(input);
   const Json& marker = *document.find(capture_marker);
   if (!marker.is_number_integer() || marker.get<std::int64_t>() != capture_version) {
     const std::string got =
@@ -101,18 +103,31 @@ Parsed<Request> read_json_capture(const Json& document, std::string_view input) 
   auto bytes = decode_base64(*body);
   if (!bytes) return Result::failure(fields.error("body_base64", bytes.error));
   request.body = std::move(*bytes);
-
-  // "received" records when the request arrived; nothing depends on it, but a present one
-  // must be a valid time so that the format stays one format.
-  if (document.contains("received")) {
-    auto received = fields.string(document, "received", "received",
-                                  "give an RFC 3339 time, e.g. \"2024-04-24T15:26:04Z\"");
-    if (!received) return Result::failure(std::move(received.error));
-    if (auto time = parse_rfc3339(*received); !time) {
-      return Result::failure(fields.error("received", time.error));
-    }
-  }
   return {std::move(request), {}};
+}
+
+}  // namespace
+
+Capture read_json_capture(const Json& document, std::string_view input) {
+  const JsonFields fields(input);
+  Capture capture{std::string(input), read_request(document, fields)};
+  // "received" records when the request arrived (`verify --now received` checks the
+  // Timestamp against it). It may be left out, but a present one must be a valid time so that
+  // the format stays one format.
+  if (!capture.request || !document.contains("received")) return capture;
+  auto received = fields.string(document, "received", "received",
+                                "give an RFC 3339 time, e.g. \"2024-04-24T15:26:04Z\"");
+  if (!received) {
+    capture.request = Parsed<Request>::failure(std::move(received.error));
+    return capture;
+  }
+  auto time = parse_rfc3339(*received);
+  if (!time) {
+    capture.request = Parsed<Request>::failure(fields.error("received", time.error));
+    return capture;
+  }
+  capture.received = *time;
+  return capture;
 }
 
 }  // namespace detail

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,10 +13,13 @@
 namespace tykhook {
 
 /// One captured request found in an input: where it came from and the request, or why it
-/// could not be read (the verdict malformed_request).
+/// could not be read (the verdict malformed_request), and when it arrived if the capture says.
 struct Capture {
   std::string input;        ///< "PATH", or "PATH#N" for the N-th entry (from 0) of a HAR file
   Parsed<Request> request;  ///< the request, or an error "<input>:<line>: <what>; <how to fix>"
+  /// When the request arrived, as the capture records it: "received" of a tykhook JSON
+  /// capture, "startedDateTime" of a HAR entry; nullopt for raw HTTP and a bare body.
+  std::optional<TimePoint> received = std::nullopt;
 };
 
 /// Reads every capture in `text`, detecting its format from the content (DESIGN.md, "CLI
