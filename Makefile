@@ -22,7 +22,7 @@ PREFIX ?= /usr/local
 BUILD_PACKAGES := g++ cmake make pkg-config libssl-dev nlohmann-json3-dev libcli11-dev \
   libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev libsimdjson-dev \
   libbenchmark-dev
-TEST_PACKAGES := redis-server python3-jsonschema doxygen
+TEST_PACKAGES := redis-server python3-jsonschema doxygen zsh
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test run clean samples install docs deb

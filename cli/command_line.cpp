@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "completion.h"
 #include "misread.h"
 #include "tykhook/error.h"
 #include "tykhook/version.h"
@@ -34,6 +35,9 @@ int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   commands.push_back({add_listen(app, listen), [&] { return network.listen(listen); }});
   SendOptions send;
   commands.push_back({add_send(app, send), [&] { return network.send(send); }});
+  CompletionOptions completion;
+  commands.push_back(
+      {add_completion(app, completion), [&] { return run_completion(app, completion); }});
 
   // `tykhook help [COMMAND...]` is `tykhook [COMMAND...] --help`, as people type it.
   std::vector<char*> words(argv, argv + argc);

@@ -45,6 +45,13 @@ tykhook=$prefix/bin/tykhook
   || fail "no libexec/tykhook/tykhook-network under the prefix (tykhook listen and send)"
 "$tykhook" --version | grep -q '^tykhook 0\.1\.0$' || fail "tykhook --version is not tykhook 0.1.0"
 [[ -f "$prefix/share/man/man1/tykhook.1" ]] || fail "no man page under share/man/man1"
+# The completion scripts where bash-completion and zsh look, as the program writes them.
+for shell_file in bash:share/bash-completion/completions/tykhook \
+  zsh:share/zsh/vendor-completions/_tykhook; do
+  [[ -f "$prefix/${shell_file#*:}" ]] || fail "no ${shell_file%%:*} completion at ${shell_file#*:}"
+  "$tykhook" completion "${shell_file%%:*}" | cmp -s - "$prefix/${shell_file#*:}" \
+    || fail "${shell_file#*:} is not what tykhook completion ${shell_file%%:*} prints"
+done
 [[ -f "$prefix/share/tykhook/schemas/UserRegistered.schema.json" ]] \
   || fail "no schemas under share/tykhook/schemas"
 [[ -f "$prefix/include/tykhook/receiver.h" ]] || fail "no headers under include/tykhook"
