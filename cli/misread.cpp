@@ -71,7 +71,7 @@ Misreading misread(const CLI::App& app, int argc, char** argv) {
                         found.where + " --help";
         return found;
       }
-      value_expected = option->get_type_size_max() > 0 && name.size() == word.size();
+      value_expected = option->get_expected_max() > 0 && name.size() == word.size();
       continue;
     }
     const auto names = command_names(*level);

@@ -744,6 +744,10 @@ TEST_CASE("a word not understood is named, with the nearest command, action or o
       {{"verify", "--secert-file", "x"},
        "tykhook verify: \"--secert-file\" is not an option of tykhook verify (did you mean "
        "--secret-file?); see tykhook verify --help\n"},
+      // After a flag (which takes no value), the next word is read as an option again.
+      {{"verify", "--no-schema", "--secert-file", "x"},
+       "tykhook verify: \"--secert-file\" is not an option of tykhook verify (did you mean "
+       "--secret-file?); see tykhook verify --help\n"},
       {{"verify", "--format", "xml"},
        "tykhook verify: --format: xml not in {text,json}; see tykhook verify --help\n"},
       {{"listen", "--prot", "0"},
