@@ -18,7 +18,8 @@ PREFIX ?= /usr/local
 
 # Build: compiler, CMake and the libraries. Test: a Redis server for the shared store's tests,
 # and the draft-07 meta-schema that the schema tests check every schema against; doxygen for
-# make docs and the test that every public declaration is documented.
+# make docs and the test that every public declaration is documented; zsh for the test of the
+# zsh completion script.
 BUILD_PACKAGES := g++ cmake make pkg-config libssl-dev nlohmann-json3-dev libcli11-dev \
   libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev libsimdjson-dev \
   libbenchmark-dev
