@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli_support.h"
-#include "cli_terminal.h"
+#include "support/terminal.h"
 #include "tykhook/events.h"
 #include "tykhook/timestamp.h"
 

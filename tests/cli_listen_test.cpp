@@ -20,6 +20,7 @@
 
 #include "capture_writer.h"
 #include "cli_support.h"
+#include "support/loopback.h"
 #include "tykhook/capture.h"
 #include "tykhook/signature.h"
 #include "tykhook/verifier.h"
@@ -67,41 +68,10 @@ Run send(const Listener& listener, const TempDir& dir, std::vector<std::string> 
   return run_tykhook(args);
 }
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
-}
-
-std::string read_until_closed(int fd, std::chrono::milliseconds timeout = 5s) {
-  std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd fds = {fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) break;
-    char buffer[65536];
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
 // Sends one request with "Connection: close" and returns the whole response.
 std::string request(int port, const std::string& method, const std::string& path) {
-  const int fd = connect_to(port);
-  const std::string text =
-      method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
-  std::string response = read_until_closed(fd);
-  ::close(fd);
-  return response;
+  return tykhook::test::exchange(
+      port, method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -120,21 +90,6 @@ std::vector<std::string> request_lines(const Listener& listener, const Run& run)
   CHECK(std::equal(listener.startup.begin(), listener.startup.end(), lines.begin()));
   lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(startup));
   return lines;
-}
-
-std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 std::size_t count(const std::string& text, const std::string& part) {
@@ -316,10 +271,13 @@ TEST_CASE("SIGTERM while requests are in flight: each is answered, then listen e
   ::send(nearly_done, first.data(), first.size() - 20, MSG_NOSIGNAL);
   const int just_begun = connect_to(listener.port);
   ::send(just_begun, second.data(), 10, MSG_NOSIGNAL);
-  std::this_thread::sleep_for(200ms);
+  wait_until("listen to read the first bytes of both deliveries",
+             [&] { return read_by_peer(nearly_done) && read_by_peer(just_begun); });
 
   listener.process->signal(SIGTERM);
-  std::this_thread::sleep_for(200ms);
+  // Stopping begins with closing the listening socket.
+  wait_until("listen to stop accepting connections after SIGTERM",
+             [&] { return !accepts_connections(listener.port); });
   ::send(nearly_done, first.data() + first.size() - 20, 20, MSG_NOSIGNAL);
   ::send(just_begun, second.data() + 10, second.size() - 10, MSG_NOSIGNAL);
   for (const int fd : {nearly_done, just_begun}) {
@@ -334,13 +292,7 @@ TEST_CASE("SIGTERM while requests are in flight: each is answered, then listen e
   CHECK(run.status == 0);
   CHECK(count(run.err, " POST /hook ") == 2);
   // Once stopped, nothing listens on the port.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(listener.port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0);
-  ::close(fd);
+  CHECK_FALSE(accepts_connections(listener.port));
 }
 
 TEST_CASE("--require-header refuses deliveries without the header and lets HEAD through") {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "cli_support.h"
-#include "cli_terminal.h"
+#include "support/terminal.h"
 
 using namespace tykhook::test;
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/files.h"
 #include "tykhook/envelope.h"
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"
@@ -25,6 +26,7 @@ using namespace tykhook;
 using nlohmann::json;
 using nlohmann::ordered_json;
 namespace fs = std::filesystem;
+using tykhook::test::TempDir;
 
 namespace {
 
@@ -313,26 +315,6 @@ std::string body_of_depth(std::size_t depth, Nesting nesting) {
   return R"({"Event":"RegisterInvite","Message":{"Deep":)" + deep +
          R"(},"Timestamp":"2024-04-22T16:38:54Z"})";
 }
-
-// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tykhook_fast_check_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A registry of the embedded schemas, with UserRegistered's replaced by `user_registered`.
 std::shared_ptr<const SchemaRegistry> registry_with(const std::string& user_registered) {

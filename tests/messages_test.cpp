@@ -14,22 +14,17 @@
 #include <utility>
 #include <vector>
 
+#include "support/files.h"
 #include "tykhook/envelope.h"
 
 using namespace tykhook;
 using nlohmann::json;
+using tykhook::test::read_file;
 
 namespace {
 
 const std::filesystem::path bodies_dir =
     std::filesystem::path(TYKHOOK_SOURCE_DIR) / "samples/bodies";
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
 
 // The Message of a sample body in samples/bodies/.
 json sample_message(std::string_view event) {

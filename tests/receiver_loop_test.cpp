@@ -192,6 +192,7 @@ TEST_CASE("at max_connections the connection idle the longest makes room for a n
   options.max_connections = 2;
   Running running(std::move(options));
   const int oldest = kept_alive_connection(running.port());
+  // A pause on purpose: `oldest` is idle the longest by a clear margin, whatever the clock.
   std::this_thread::sleep_for(20ms);
   const int newer = kept_alive_connection(running.port());
   const int third = kept_alive_connection(running.port());  // answered: the oldest made room
@@ -304,19 +305,23 @@ TEST_CASE("a client that does not read its answers holds up no other client") {
       }
       if (done < batch.size()) break;
       sent += batch_size;
-      std::this_thread::sleep_for(1ms);  // the receiver reads the batch on its own
+      // A pause on purpose, so that the receiver reads each batch whole, on its own.
+      std::this_thread::sleep_for(1ms);
     }
     finished = true;
   });
   // Until the receiver has stopped reading it: its answers fill every buffer on the way.
+  // Stopped means no batch sent for 300 ms: the pause between looks is the condition itself.
   std::size_t last = 0;
-  bool stuck = false;
-  for (int i = 0; i < 100 && !stuck; ++i) {
-    std::this_thread::sleep_for(300ms);
-    stuck = sent.load() == last && last > 0;
-    last = sent.load();
-  }
-  REQUIRE(stuck);
+  REQUIRE(wait_until(
+      "the first client's sends to stop for 300 ms",
+      [&] {
+        const std::size_t now_sent = sent.load();
+        const bool stuck = now_sent == last && last > 0;
+        last = now_sent;
+        return stuck;
+      },
+      30s, 300ms));
 
   // Another client is answered at once all the same.
   const auto start = Steady::now();

@@ -1,7 +1,7 @@
 #pragma once
 
 // What the receiver's tests share: samples, a receiver serving on a loopback port with the
-// records it logged, and raw HTTP over loopback sockets.
+// records it logged, and raw deliveries; the rest is the test support library's.
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -16,23 +16,27 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/files.h"
+#include "support/loopback.h"
+#include "support/wait.h"
 #include "tykhook/receiver.h"
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"
 #include "tykhook/store.h"
 
 namespace tykhook::receiver_test {
+
+// Temporary directories, loopback sockets and raw HTTP come from the test support library.
+using namespace tykhook::test;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -41,12 +45,9 @@ using Steady = std::chrono::steady_clock;
 inline const std::string secret = "receiver-test-secret";
 
 inline std::string sample(std::string_view event) {
-  std::ifstream in(fs::path(TYKHOOK_SOURCE_DIR) / "samples/bodies" / (std::string(event) + ".json"),
-                   std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  REQUIRE_FALSE(bytes.str().empty());
-  return bytes.str();
+  std::string body = source_file("samples/bodies/" + std::string(event) + ".json");
+  REQUIRE_FALSE(body.empty());
+  return body;
 }
 
 inline TimePoint now() {
@@ -87,24 +88,6 @@ class FlakyStore : public Store {
  private:
   mutable std::mutex mutex_;
   std::set<std::string> keys_;
-};
-
-// A fresh directory under the temporary directory, removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tykhook-receiver-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 // A receiver serving on an ephemeral loopback port from a thread of its own, with the records
@@ -201,85 +184,12 @@ inline ReceiverOptions with_store(std::shared_ptr<Store> store = open_store("mem
   return options;
 }
 
-inline int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  return fd;
-}
-
-// Appends to `text` what the server sends next, waiting until `deadline` at most; false when
-// nothing came (the server closed, or the time is up).
-inline bool receive_more(int fd, std::string& text,
-                         std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  pollfd fds = {fd, POLLIN, 0};
-  if (left.count() <= 0 || ::poll(&fds, 1, static_cast<int>(left.count())) <= 0) return false;
-  char buffer[65536];
-  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-  if (n <= 0) return false;
-  text.append(buffer, static_cast<std::size_t>(n));
-  return true;
-}
-
-// Reads what the server sends until it closes, or `timeout` passes.
-inline std::string read_until_closed(int fd, std::chrono::milliseconds timeout) {
-  std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (receive_more(fd, text, deadline)) {
-  }
-  return text;
-}
-
-// Sends `bytes` as they are on a new connection and returns all the server answered.
-inline std::string exchange(int port, const std::string& bytes,
-                            std::chrono::milliseconds timeout = 5s) {
-  const int fd = connect_to(port);
-  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  std::string text = read_until_closed(fd, timeout);
-  ::close(fd);
-  return text;
-}
-
-inline int status_of(const std::string& response) {
-  return response.starts_with("HTTP/1.1 ") ? std::atoi(response.c_str() + 9) : 0;
-}
-
-inline std::string header_of(const std::string& response, const std::string& name) {
-  const std::regex pattern("\r\n" + name + ": ([^\r]*)\r\n", std::regex::icase);
-  std::smatch match;
-  return std::regex_search(response, match, pattern) ? match[1].str() : "";
-}
-
-inline std::string body_of(const std::string& response) {
-  const auto end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
 inline std::string metric_line(const std::string& metrics, const std::string& name) {
   std::istringstream lines(metrics);
   for (std::string line; std::getline(lines, line);) {
     if (line.starts_with(name + " ")) return line;
   }
   return "";
-}
-
-inline std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 // A raw HTTP/1.1 delivery of `body`, signed with `key` (no signature header when `key` is
@@ -290,56 +200,6 @@ inline std::string raw_delivery(const std::string& body, const std::string& extr
   std::string request = request_line + "\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
   if (!key.empty()) request += "X-Signature-SHA256: " + sign(key, body) + "\r\n";
   return request + extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-// Reads `count` responses (each a head and its Content-Length body) from `fd`, waiting 5 s at
-// most; fewer when the connection ends or the time is up.
-inline std::vector<std::string> read_responses(int fd, std::size_t count) {
-  std::vector<std::string> responses;
-  std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (responses.size() < count) {
-    const auto end = text.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      const std::string length = header_of(text.substr(0, end + 2), "Content-Length");
-      const std::size_t size = end + 4 + std::stoull(length.empty() ? "0" : length);
-      if (text.size() >= size) {
-        responses.push_back(text.substr(0, size));
-        text.erase(0, size);
-        continue;
-      }
-    }
-    if (!receive_more(fd, text, deadline)) break;
-  }
-  return responses;
-}
-
-inline std::string read_response(int fd) {
-  const auto responses = read_responses(fd, 1);
-  return responses.empty() ? "" : responses.front();
-}
-
-// Sends `request` on a new connection, whole in one write or in two (the head, then after a
-// pause the body, so that the receiver has read the head alone), and returns the response;
-// `client` is set to the connection's "IP:PORT" as the receiver's log record names it.
-inline std::string send_request(int port, const std::string& request, bool in_parts,
-                                std::string* client = nullptr) {
-  const int fd = connect_to(port);
-  if (client != nullptr) {
-    sockaddr_in local{};
-    socklen_t length = sizeof local;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0);
-    *client = "127.0.0.1:" + std::to_string(ntohs(local.sin_port));
-  }
-  const std::size_t cut = in_parts ? request.find("\r\n\r\n") + 4 : request.size();
-  ::send(fd, request.data(), cut, MSG_NOSIGNAL);
-  if (in_parts) {
-    std::this_thread::sleep_for(50ms);
-    ::send(fd, request.data() + cut, request.size() - cut, MSG_NOSIGNAL);
-  }
-  std::string response = read_response(fd);
-  ::close(fd);
-  return response;
 }
 
 }  // namespace tykhook::receiver_test

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "support/files.h"
 #include "tykhook/error.h"
 #include "tykhook/events.h"
 
@@ -27,6 +28,9 @@ using tykhook::Event;
 using tykhook::SchemaRegistry;
 
 namespace fs = std::filesystem;
+using tykhook::test::read_file;
+using tykhook::test::TempDir;
+using tykhook::test::write_file;
 
 const fs::path schema_dir = fs::path(TYKHOOK_SOURCE_DIR) / "schemas";
 
@@ -103,38 +107,6 @@ json wrong_type_for(const json& value) {
   if (value.is_string()) return 7;
   return "x";
 }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
-}
-
-void write_file(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
-// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tykhook_schema_test.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A copy of schemas/ with the files named in `replaced` holding other text.
 void copy_schemas(const fs::path& to, const std::map<std::string, std::string>& replaced = {}) {

@@ -33,6 +33,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/files.h"
+#include "support/loopback.h"
+#include "support/wait.h"
 #include "tykhook/error.h"
 
 extern char** environ;
@@ -43,6 +46,10 @@ using namespace std::chrono_literals;
 using tykhook::open_store;
 using tykhook::Store;
 using tykhook::StoreOptions;
+using tykhook::test::accepts_connections;
+using tykhook::test::free_port;
+using tykhook::test::TempDir;
+using tykhook::test::wait_until;
 
 constexpr auto long_ttl = std::chrono::milliseconds(10min);
 
@@ -64,24 +71,6 @@ std::filesystem::path fast_directory() {
   }
   return std::filesystem::temp_directory_path();
 }
-
-class TempDir {
- public:
-  explicit TempDir(const std::filesystem::path& parent = std::filesystem::temp_directory_path())
-      : path_(parent / ("tykhook-store-test-" + unique_name())) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // The message of the tykhook::Error that `open` throws, or "" when it throws none.
 template <class Open>
@@ -145,29 +134,6 @@ bool redis_server_on_path() {
   return false;
 }
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-bool accepts_connections(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return ok;
-}
-
 // Starts a child process with standard output to `out` (or /dev/null) and no standard error.
 pid_t spawn(const std::vector<std::string>& args, const std::string& out = "/dev/null") {
   posix_spawn_file_actions_t actions;
@@ -220,8 +186,8 @@ class RedisServer {
                                      std::filesystem::temp_directory_path().string()};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = spawn(args);
-    for (int i = 0; i < 500 && !accepts_connections(port_); ++i) std::this_thread::sleep_for(10ms);
-    REQUIRE_MESSAGE(accepts_connections(port_), "redis-server did not start on " << uri());
+    REQUIRE(wait_until("redis-server to accept connections on " + uri(),
+                       [this] { return accepts_connections(port_); }));
   }
 
   // SIGKILL, as in a crash: no clean shutdown, no goodbye to the clients.
@@ -310,6 +276,8 @@ TEST_CASE("a claim expires after its ttl and the key can be claimed again") {
     CHECK(store->claim("short", 100ms));
     CHECK(store->claim("long", long_ttl));
     CHECK_FALSE(store->claim("short", 100ms));
+    // The ttl must run out: the time passing is what is tested (a claim to poll with would
+    // itself renew the key).
     std::this_thread::sleep_for(250ms);
     CHECK(store->claim("short", 100ms));
     CHECK_FALSE(store->claim("long", long_ttl));
@@ -392,6 +360,7 @@ TEST_CASE(
     CHECK(store->claim("a", long_ttl));
     CHECK(store->claim("b", long_ttl));
     CHECK(store->claim("c", 50ms));
+    // "c" must expire: the time passing is what is tested.
     std::this_thread::sleep_for(120ms);
     const auto size = store->size();
     if (name == "redis") {
@@ -496,7 +465,7 @@ TEST_CASE("every claim that a process reported survives a SIGKILL of the process
   const std::string out = dir.file("out");
   const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000"}, out);
   // Kill it mid-run: once it has reported a hundred claims.
-  for (int i = 0; i < 1000 && read_lines(out).size() < 100; ++i) std::this_thread::sleep_for(5ms);
+  wait_until("the claimer to report 100 claims", [&] { return read_lines(out).size() >= 100; });
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == -1);
   const auto reported = read_lines(out);
@@ -514,7 +483,7 @@ TEST_CASE("every claim that one of 8 threads reported survives a SIGKILL, and no
   const std::string uri = "sqlite:" + dir.file("killed-threads.db");
   const std::string out = dir.file("out");
   const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000", "0", "0", "8"}, out);
-  for (int i = 0; i < 1000 && read_lines(out).size() < 200; ++i) std::this_thread::sleep_for(5ms);
+  wait_until("the claimer to report 200 claims", [&] { return read_lines(out).size() >= 200; });
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == -1);
   const auto reported = read_lines(out);

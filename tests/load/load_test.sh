@@ -159,6 +159,7 @@ kill)
   load run --connections "$connections" --duration "$seconds" --expect tolerant &
   load_pid=$!
   pids+=("$load_pid")
+  # Not a wait for a condition: the kill must come in the middle of the run.
   sleep $((seconds / 2))
   kill -9 "$listen_pid"
   wait "$listen_pid" 2>/dev/null || true
@@ -229,6 +230,7 @@ redis)
   load during --connections 16 --duration "$seconds" --pause 5 --expect tolerant &
   load_pid=$!
   pids+=("$load_pid")
+  # Not a wait for a condition: Redis serves the first third of the run, then is killed.
   sleep $((seconds / 3))
   kill -9 "$redis_pid"
   wait "$redis_pid" 2>/dev/null || true
@@ -244,6 +246,7 @@ redis)
   step "Redis down: every delivery that needs a claim must be 503"
   seconds=3 load down --connections 4 --duration 2 --expect outage \
     || fail "with Redis down: a delivery acknowledged without a recorded claim (above)"
+  # Not a wait for a condition: the outage lasts a third of the run.
   sleep $((seconds / 3))
   start_redis
   status=0

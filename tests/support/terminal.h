@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cli_support.h"
+#include "tykhook_process.h"
 
 namespace tykhook::test {
 

@@ -1,4 +1,4 @@
-#include "cli_support.h"
+#include "tykhook_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -8,14 +8,18 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <sstream>
 #include <stdexcept>
+
+#include "wait.h"
 
 namespace tykhook::test {
 namespace {
+
+// A waitpid status as Run keeps it: the exit status, or 128 + the signal that ended it.
+int exit_status(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
 
 // In a forked child: sets the environment as run_tykhook says and becomes `tykhook args`.
 [[noreturn]] void exec_tykhook(const std::vector<std::string>& args,
@@ -109,40 +113,8 @@ Run run_tykhook(const std::vector<std::string>& args, const std::string& input,
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.status = exit_status(status);
   return run;
-}
-
-TempDir::TempDir() {
-  std::random_device random;
-  path_ = std::filesystem::temp_directory_path() /
-          ("tykhook-test-" + std::to_string(getpid()) + "-" + std::to_string(random()));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::string TempDir::write(const std::string& name, const std::string& bytes) const {
-  const auto file = path_ / name;
-  std::ofstream(file, std::ios::binary) << bytes;
-  return file.string();
-}
-
-std::string source_file(const std::string& relative) {
-  std::ifstream file(std::string(TYKHOOK_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot read " + relative);
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
-std::string demo_secret() {
-  std::string secret = source_file("samples/demo-secret.txt");
-  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
-  return secret;
 }
 
 Background::Background(const std::vector<std::string>& args,
@@ -214,17 +186,17 @@ std::optional<std::string> Background::next_error_line(std::chrono::milliseconds
 void Background::signal(int signal_number) const { kill(pid_, signal_number); }
 
 Run Background::wait(std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (!status_) {
-    const pid_t done = waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) {
-      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    } else if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  const auto exited = [this] {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    status_ = exit_status(status);
+    return true;
+  };
+  if (!status_ && !poll_until(exited, timeout, std::chrono::milliseconds(10))) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    status_ = exit_status(status);
   }
   if (collector_.joinable()) collector_.join();
   const std::lock_guard lock(mutex_);

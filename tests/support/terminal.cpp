@@ -1,4 +1,4 @@
-#include "cli_terminal.h"
+#include "terminal.h"
 
 #include <fcntl.h>
 #include <poll.h>
