@@ -4,15 +4,34 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "json_text.h"
 
 namespace tykhook::cli {
 
 void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format) {
+  const std::string_view kind = to_string(verdict.kind);
+  if (format == "json" && verdict.errors.empty() && detail::plain_json_text(input) &&
+      (!verdict.event_name || detail::plain_json_text(*verdict.event_name))) {
+    // The line of most captures: the same bytes as below, without building a document.
+    std::string line = R"({"input":")";
+    line.append(input).append(R"(","ok":)").append(verdict.ok() ? "true" : "false");
+    line.append(R"(,"verdict":")").append(kind).append(R"(","event":)");
+    if (verdict.event_name) {
+      line.append("\"").append(*verdict.event_name).append("\"");
+    } else {
+      line.append("null");
+    }
+    line.append(",\"errors\":[]}\n");
+    std::cout << line;
+    return;
+  }
   if (format == "json") {
     nlohmann::ordered_json line;
     line["input"] = input;
     line["ok"] = verdict.ok();
-    line["verdict"] = to_string(verdict.kind);
+    line["verdict"] = kind;
     line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
     line["errors"] = verdict.errors;
     // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
@@ -20,7 +39,7 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
               << '\n';
     return;
   }
-  std::cout << input << ": " << to_string(verdict.kind);
+  std::cout << input << ": " << kind;
   if (verdict.event_name) std::cout << " (" << *verdict.event_name << ")";
   for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
     std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];

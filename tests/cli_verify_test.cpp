@@ -192,6 +192,25 @@ TEST_CASE("the json format prints the contract's fields, null event before the e
   CHECK(ok.at("event") == "UserRegistered");
 }
 
+TEST_CASE("an ok line is the contract's exact bytes; a path that needs escaping is escaped") {
+  TempDir dir;
+  const auto plain = dir.write("plain.http", raw_signed(body));
+  const Run run = run_tykhook({"verify", "--secret", secret, "--format", "json", plain});
+  CHECK(run.status == 0);
+  CHECK(run.out == R"({"input":")" + plain +
+                       R"(","ok":true,"verdict":"ok","event":"UserRegistered","errors":[]})"
+                       "\n");
+  // A quote, a backslash and a byte outside ASCII in the name: the line still parses, and
+  // names the file as it is.
+  const auto odd = dir.write("a\"b\\c-\xc3\xa9.http", raw_signed(body));
+  const Run escaped = run_tykhook({"verify", "--secret", secret, "--format", "json", odd});
+  CHECK(escaped.status == 0);
+  const auto line = nlohmann::json::parse(escaped.out);
+  CHECK(line.at("input") == odd);
+  CHECK(line.at("verdict") == "ok");
+  CHECK(line.at("errors").empty());
+}
+
 TEST_CASE("signature headers in each accepted spelling verify, the capture's own header wins") {
   std::string upper = sign(secret, body);
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "http_syntax.h"
+#include "json_text.h"
 #include "sha256.h"
 #include "tykhook/store.h"
 
@@ -33,13 +34,6 @@ constexpr std::string_view verdict_header = "X-Tykhook-Verdict";
 // handled) live apart from the verifier's claims, so that a future-dated `stale` delivery that
 // is resent in time is still processed. They only stop a resent copy from being captured again.
 constexpr std::string_view kept_prefix = "kept:";
-
-// True when `text` is the same inside a JSON string as it is: visible ASCII, no quote or
-// backslash.
-bool plain_json_text(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-}
 
 // A request target as a capture may hold it: bytes outside visible ASCII percent-encoded. Only
 // the body and the signature header are verified, so the target may change this way.
