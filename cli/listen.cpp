@@ -1,7 +1,5 @@
-#include <chrono>
 #include <cstdlib>
-#include <iostream>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "commands.h"
@@ -10,9 +8,7 @@
 #include "request_log.h"
 #include "signals.h"
 #include "tykhook/receiver.h"
-#include "tykhook/schema.h"
 #include "tykhook/store.h"
-#include "tykhook/timestamp.h"
 
 namespace tykhook::cli {
 
