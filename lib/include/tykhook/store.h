@@ -5,6 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
+
+#include "tykhook/queue.h"
 
 namespace tykhook {
 
@@ -26,6 +29,43 @@ class Store {
   /// process (an in-memory store). The receiver then serves deliveries on its event loop's
   /// thread, without handing them to a worker. The default, false, is always safe.
   [[nodiscard]] virtual bool never_waits() const { return false; }
+
+  /// @name The delivery queue (DESIGN.md, "Handing deliveries on")
+  /// Stores that hold one override all of these; the others throw tykhook::Error from each.
+  /// Times are wall-clock (several processes share a store), passed in so tests drive them.
+  ///@{
+  /// Whether this store holds a delivery queue.
+  [[nodiscard]] virtual bool has_queue() const { return false; }
+  /// claim(entry.key, ttl), and when it wins, queues `entry` (pending, due at once) in the same
+  /// atomic step: a crash never leaves a claim without its entry. The entry is kept until the
+  /// claim expires. Returns whether the claim won.
+  [[nodiscard]] virtual bool claim_and_enqueue(const QueueEntry& entry,
+                                               std::chrono::milliseconds ttl);
+  /// Leases up to `max` entries that are due at `now` (pending or retrying, next_attempt <= now,
+  /// no lease running), oldest due first, each for `lease`, and counts the attempt.
+  [[nodiscard]] virtual std::vector<LeasedEntry> take(TimePoint now,
+                                                      std::chrono::milliseconds lease,
+                                                      std::size_t max);
+  /// Records how the attempt of `token` on entry `key` ended. Returns false, changing nothing,
+  /// when the token no longer holds the entry (the lease ran out and it was taken again, or it
+  /// was dropped or sent back meanwhile).
+  virtual bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record);
+  /// When the next entry falls due: the earliest next_attempt of a pending or retrying entry,
+  /// or the end of a running lease; nullopt when nothing waits.
+  [[nodiscard]] virtual std::optional<TimePoint> next_due();
+  /// The entries in `state` (every state when nullopt), newest received first, at most `limit`.
+  [[nodiscard]] virtual std::vector<QueueEntry> list(std::optional<QueueState> state,
+                                                     std::size_t limit);
+  /// The entry of `key`, if queued.
+  [[nodiscard]] virtual std::optional<QueueEntry> find(std::string_view key);
+  /// Sends entry `key` back: pending, due at `now`, attempts from 0, `retried` = now (its lease,
+  /// if one runs, no longer counts). Returns false when there is no such entry.
+  virtual bool retry(std::string_view key, TimePoint now);
+  /// Removes entry `key` from the queue (its claim stays). Returns false when there is none.
+  virtual bool drop(std::string_view key);
+  /// How many entries are in each state.
+  [[nodiscard]] virtual QueueCounts counts();
+  ///@}
 };
 
 /// Settings of open_store that a URI does not carry; the defaults suit the receiver.
