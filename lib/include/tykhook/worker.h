@@ -105,7 +105,7 @@ class Worker {
   /// Throws std::invalid_argument without a store with a queue, a target, or a positive
   /// concurrency and lease.
   explicit Worker(WorkerOptions options);
-  /// Stops the worker and waits for run() to return.
+  /// Stops the worker (as stop()); a run() on another thread returns on its own.
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -1,0 +1,210 @@
+#include "tykhook/worker.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tykhook/store.h"
+
+namespace tykhook {
+namespace {
+
+WorkerOptions checked(WorkerOptions options) {
+  if (!options.store || !options.store->has_queue()) {
+    throw std::invalid_argument("tykhook::Worker: no store with a queue; give memory: or sqlite:");
+  }
+  if (!options.target) throw std::invalid_argument("tykhook::Worker: no target; give one");
+  if (options.concurrency == 0 || options.lease.count() <= 0 || options.poll.count() <= 0) {
+    throw std::invalid_argument(
+        "tykhook::Worker: concurrency, lease and poll must be positive; give positive values");
+  }
+  if (!options.clock) {
+    options.clock = [] { return std::chrono::time_point_cast<TimePoint::duration>(Clock::now()); };
+  }
+  if (!options.random) {
+    auto generator = std::make_shared<std::mt19937_64>(std::random_device{}());
+    auto mutex = std::make_shared<std::mutex>();
+    options.random = [generator, mutex] {
+      const std::lock_guard lock(*mutex);
+      return std::uniform_real_distribution<double>(0.0, 1.0)(*generator);
+    };
+  }
+  return options;
+}
+
+// What a target's failure to keep its contract (a throw) comes to: a failure that may pass.
+AttemptResult attempt_safely(Target& target, const QueueEntry& entry) {
+  try {
+    return target.attempt(entry);
+  } catch (const std::exception& failure) {
+    return {AttemptOutcome::retry, target.describe() + ": " + failure.what(), std::nullopt};
+  } catch (...) {
+    return {AttemptOutcome::retry,
+            target.describe() + ": an exception that is not a std::exception", std::nullopt};
+  }
+}
+
+}  // namespace
+
+// The state the attempt threads share with run(). Held by shared_ptr, so that threads still in an
+// attempt when stop() has waited `drain` long can be left to finish on their own.
+struct Worker::Impl {
+  struct Shared {
+    explicit Shared(WorkerOptions opts) : options(std::move(opts)) {}
+    const WorkerOptions options;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<LeasedEntry> ready;  // taken, waiting for a free attempt thread
+    std::size_t in_flight = 0;       // taken and not yet finished (ready ones included)
+    bool stopping = false;
+    bool woken = false;
+    bool running = false;
+  };
+
+  explicit Impl(WorkerOptions options)
+      : shared(std::make_shared<Shared>(checked(std::move(options)))) {}
+
+  // One attempt thread: takes a ready entry, makes the attempt, records it.
+  static void attempts(const std::shared_ptr<Shared>& shared) {
+    const WorkerOptions& options = shared->options;
+    std::unique_lock lock(shared->mutex);
+    while (true) {
+      shared->changed.wait(lock, [&] { return !shared->ready.empty() || shared->stopping; });
+      if (shared->ready.empty()) return;
+      LeasedEntry leased = std::move(shared->ready.back());
+      shared->ready.pop_back();
+      lock.unlock();
+      attempt_one(options, leased);
+      lock.lock();
+      --shared->in_flight;
+      shared->changed.notify_all();
+    }
+  }
+
+  static void attempt_one(const WorkerOptions& options, const LeasedEntry& leased) {
+    const auto started = std::chrono::steady_clock::now();
+    const AttemptResult result = attempt_safely(*options.target, leased.entry);
+    const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    const AttemptRecord record =
+        after_attempt(leased.entry, result, options.clock(), options.retry, options.random());
+    try {
+      // A finish that fails leaves the lease to run out: the entry is attempted again, so a
+      // success is never lost, at the cost of the target seeing it twice.
+      options.store->finish(leased.entry.key, leased.token, record);
+    } catch (const std::exception& failure) {
+      report_store_error(options, failure.what());
+    }
+    if (options.on_attempt) {
+      try {
+        options.on_attempt(AttemptReport{leased.entry, result, record, duration});
+      } catch (...) {
+      }
+    }
+  }
+
+  static void report_store_error(const WorkerOptions& options, const std::string& error) {
+    if (!options.on_store_error) return;
+    try {
+      options.on_store_error(error);
+    } catch (...) {
+    }
+  }
+
+  // How long run() may sleep before it looks at the store again.
+  static std::chrono::milliseconds pause(const WorkerOptions& options,
+                                         std::optional<TimePoint> due) {
+    if (!due) return options.poll;
+    const auto until =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*due - options.clock());
+    return std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0),
+                      options.poll);
+  }
+
+  std::shared_ptr<Shared> shared;
+};
+
+Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Worker::~Worker() {
+  stop();
+  // run() returns only after stop(); the owner that ran it waits for it before destroying.
+}
+
+void Worker::run() {
+  const auto shared = impl_->shared;
+  const WorkerOptions& options = shared->options;
+  {
+    const std::lock_guard lock(shared->mutex);
+    if (shared->running) throw std::invalid_argument("tykhook::Worker: run() is already running");
+    shared->running = true;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(options.concurrency);
+  for (std::size_t i = 0; i < options.concurrency; ++i) {
+    threads.emplace_back([shared] { Impl::attempts(shared); });
+  }
+
+  std::unique_lock lock(shared->mutex);
+  while (!shared->stopping) {
+    const std::size_t free = options.concurrency - shared->in_flight;
+    std::optional<TimePoint> due;
+    std::size_t taken = 0;
+    if (free > 0) {
+      lock.unlock();
+      try {
+        std::vector<LeasedEntry> leased = options.store->take(options.clock(), options.lease, free);
+        taken = leased.size();
+        if (taken < free) due = options.store->next_due();
+        lock.lock();
+        shared->in_flight += taken;
+        for (auto& each : leased) shared->ready.push_back(std::move(each));
+      } catch (const std::exception& failure) {
+        Impl::report_store_error(options, failure.what());
+        lock.lock();
+      }
+      if (taken > 0) shared->changed.notify_all();
+    }
+    if (taken == free && free > 0) continue;  // more may be due: look again at once
+    // Sleep until an entry falls due, one is queued (wake), an attempt ends, or the poll time.
+    const std::size_t in_flight = shared->in_flight;
+    shared->changed.wait_for(lock, Impl::pause(options, due), [&] {
+      return shared->stopping || shared->woken || shared->in_flight < in_flight;
+    });
+    shared->woken = false;
+  }
+
+  // Stopping: no new attempt; wait for those in flight, up to `drain`.
+  const bool drained =
+      shared->changed.wait_for(lock, options.drain, [&] { return shared->in_flight == 0; });
+  lock.unlock();
+  shared->changed.notify_all();
+  for (auto& thread : threads) {
+    if (drained) {
+      thread.join();
+    } else {
+      thread.detach();  // its attempt ends by the target's own timeout; the lease covers it
+    }
+  }
+}
+
+void Worker::stop() {
+  const std::lock_guard lock(impl_->shared->mutex);
+  impl_->shared->stopping = true;
+  impl_->shared->changed.notify_all();
+}
+
+void Worker::wake() {
+  const std::lock_guard lock(impl_->shared->mutex);
+  impl_->shared->woken = true;
+  impl_->shared->changed.notify_all();
+}
+
+}  // namespace tykhook
