@@ -210,7 +210,7 @@ TEST_CASE("a chunked body is held to the same limit as any other") {
   CHECK(header_of(within, "X-Tykhook-Verdict") == "malformed_json");
 }
 
-TEST_CASE("a handler that throws is answered 500, its claim released, and serving goes on") {
+TEST_CASE("a handler that throws is answered 200 at once, and tried again until it returns") {
   std::atomic<int> calls{0};
   Dispatcher dispatcher;
   dispatcher.on(Event::UserRegistered, [&](const Verdict&) {
@@ -219,33 +219,62 @@ TEST_CASE("a handler that throws is answered 500, its claim released, and servin
   TempDir captures;
   ReceiverOptions options = with_store();
   options.capture_dir = captures.path();
+  options.delivery.retry = {.base = 10ms, .cap = 20ms};
+  std::mutex mutex;
+  std::vector<std::string> attempts;
+  options.delivery.on_attempt = [&](const AttemptReport& report) {
+    const std::lock_guard lock(mutex);
+    attempts.push_back(std::string(to_string(report.result.outcome)) + " " +
+                       std::string(to_string(report.record.state)) + " " + report.result.error);
+  };
   Running running(std::move(options), std::move(dispatcher));
   const std::string body = fresh(sample("UserRegistered"));
 
-  const auto failed = running.deliver(body);
-  REQUIRE(failed);
-  CHECK(failed->status == 500);
-  CHECK(failed->get_header_value("X-Tykhook-Verdict") == "error");
-  CHECK(failed->body.find("database is down") == std::string::npos);  // details stay in the log
-  // It was captured before the handler ran.
+  // The answer does not wait for the handler, nor depend on it.
+  const auto answered = running.deliver(body);
+  REQUIRE(answered);
+  CHECK(answered->status == 200);
+  CHECK(answered->get_header_value("X-Tykhook-Verdict") == "ok");
   CHECK(files_in(captures.path()).size() == 1);
 
+  REQUIRE(wait_until("the handler to succeed on its second attempt", [&] { return calls == 2; }));
+  REQUIRE(wait_until("both attempts recorded", [&] {
+    const std::lock_guard lock(mutex);
+    return attempts.size() == 2;
+  }));
+  CHECK(attempts[0] == "retry retrying handler of UserRegistered: database is down");
+  CHECK(attempts[1] == "done done ");
+  const std::string metrics = running.receiver().metrics();
+  CHECK(metric_line(metrics, "tykhook_attempts_total{outcome=\"retry\"}") ==
+        "tykhook_attempts_total{outcome=\"retry\"} 1");
+  CHECK(metric_line(metrics, "tykhook_attempts_total{outcome=\"done\"}") ==
+        "tykhook_attempts_total{outcome=\"done\"} 1");
+  CHECK(metric_line(metrics, "tykhook_queue_entries{state=\"done\"}") ==
+        "tykhook_queue_entries{state=\"done\"} 1");
+
+  // The same delivery sent again is a duplicate: it is not handed on twice.
   const auto again = running.deliver(body);
   REQUIRE(again);
-  CHECK(again->status == 200);
-  CHECK(again->get_header_value("X-Tykhook-Verdict") == "ok");
+  CHECK(again->get_header_value("X-Tykhook-Verdict") == "duplicate");
   CHECK(calls == 2);
+}
 
-  // A record is made once its answer is sent: the second one may come first.
-  auto records = running.records(2);
-  REQUIRE(records.size() == 2);
-  if (records[0].status != 500) std::swap(records[0], records[1]);
-  CHECK(records[0].status == 500);
-  CHECK(records[0].verdict == "error");
-  CHECK(records[0].error.find("database is down") != std::string::npos);
-  CHECK(records[1].status == 200);
-  CHECK(metric_line(running.receiver().metrics(), "tykhook_handler_errors_total") ==
-        "tykhook_handler_errors_total 1");
+TEST_CASE("handlers and a delivery target together are a programming error") {
+  ReceiverOptions options = with_store();
+  options.verifier.secrets.emplace_back(secret);
+  options.delivery.target = std::shared_ptr<Target>(handler_target({}));
+  Dispatcher handlers;
+  handlers.on_any([](const Verdict&) {});
+  CHECK_THROWS_AS(Receiver(std::move(options), std::move(handlers)), std::invalid_argument);
+}
+
+TEST_CASE("a delivery target with a store that holds no queue is refused with the fix") {
+  ReceiverOptions options = with_store(std::make_shared<FlakyStore>());
+  options.verifier.secrets.emplace_back(secret);
+  Dispatcher handlers;
+  handlers.on_any([](const Verdict&) {});
+  CHECK_THROWS_WITH_AS(Receiver(std::move(options), std::move(handlers)),
+                       doctest::Contains("holds no delivery queue"), Error);
 }
 
 TEST_CASE("a store that fails is answered 503, counted, and serving goes on") {
@@ -323,6 +352,8 @@ TEST_CASE("handlers get their Message even when the options say not to keep it")
       send_request(running.port(), raw_delivery(fresh(sample("UserRegistered"))), false);
   CHECK(status_of(response) == 200);
   CHECK(header_of(response, "X-Tykhook-Verdict") == "ok");
-  const std::lock_guard lock(mutex);
-  CHECK(email == "developer@user.com");
+  CHECK(wait_until("the handler to run from the queue", [&] {
+    const std::lock_guard lock(mutex);
+    return email == "developer@user.com";
+  }));
 }

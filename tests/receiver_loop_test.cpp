@@ -70,19 +70,10 @@ bool still_open(int fd) {
 }  // namespace
 
 TEST_CASE("stop finishes the requests in flight, then serve returns") {
-  std::mutex mutex;
-  std::condition_variable all_started;
-  int started = 0;
-  Dispatcher dispatcher;
-  dispatcher.on_any([&](const Verdict&) {
-    {
-      const std::lock_guard lock(mutex);
-      ++started;
-    }
-    all_started.notify_all();
-    std::this_thread::sleep_for(600ms);  // a slow handler, in flight when stop() comes
-  });
-  auto running = std::make_unique<Running>(with_store(), std::move(dispatcher));
+  // A slow store holds each delivery in flight when stop() comes.
+  const auto store = std::make_shared<FlakyStore>();
+  store->delay = 600ms;
+  auto running = std::make_unique<Running>(with_store(store));
   std::vector<std::thread> senders;
   std::atomic<int> answered_ok{0};
   for (const std::string event : {"UserRegistered", "PasswordReset", "ApplicationRegistered"}) {
@@ -91,10 +82,7 @@ TEST_CASE("stop finishes the requests in flight, then serve returns") {
       if (result && result->status == 200) ++answered_ok;
     });
   }
-  {
-    std::unique_lock lock(mutex);
-    REQUIRE(all_started.wait_for(lock, 10s, [&] { return started == 3; }));
-  }
+  REQUIRE(wait_until("three deliveries in flight", [&] { return store->started == 3; }));
   const auto stopping = std::chrono::steady_clock::now();
   running.reset();  // stop(), then wait for serve() to return
   for (auto& sender : senders) sender.join();
@@ -251,7 +239,8 @@ TEST_CASE("the event loop serves deliveries itself only when nothing on their wa
   cases.push_back({"a store that may wait", with_store(std::make_shared<FlakyStore>()), {}, false});
   cases.push_back({"a capture directory", with_store(), {}, false});
   cases.back().options.capture_dir = dir.path() / "captures";
-  cases.push_back({"a handler", with_store(), {}, false});
+  // Handlers run from the queue, on the worker's threads: they no longer hold deliveries up.
+  cases.push_back({"a handler", with_store(), {}, true});
   cases.back().dispatcher.on_any([](const Verdict&) {});
   for (Case& test : cases) {
     CAPTURE(test.name);

@@ -56,7 +56,7 @@ ReceiverOptions table_options(bool reject_invalid) {
 
 TEST_CASE("HEAD, GET /healthz, other GETs and other methods are answered as DESIGN's table says") {
   detail::ReceiverMetrics metrics;
-  detail::Responder responder(table_options(false), {}, metrics);
+  detail::Responder responder(table_options(false), metrics);
   const struct {
     std::string_view name;
     std::string method;
@@ -130,7 +130,7 @@ TEST_CASE("deliveries are answered by their verdict, as DESIGN's table says, wit
   for (const bool reject_invalid : {false, true}) {
     CAPTURE(reject_invalid);
     detail::ReceiverMetrics metrics;
-    detail::Responder responder(table_options(reject_invalid), {}, metrics);
+    detail::Responder responder(table_options(reject_invalid), metrics);
     for (const auto& row : rows) {
       CAPTURE(row.name);
       const detail::Answer answer = responder.answer(
@@ -156,7 +156,7 @@ TEST_CASE("the checks before the body refuse a delivery by its head alone, and c
   ReceiverOptions options = table_options(false);
   options.required_header = Header{"X-Portal-Token", "t0ken"};
   detail::ReceiverMetrics metrics;
-  detail::Responder responder(std::move(options), {}, metrics);
+  detail::Responder responder(std::move(options), metrics);
   const std::string body = fresh(sample("UserRegistered"));
   const auto with = [&](std::vector<Header> extra) {
     detail::Head head = delivery_head("POST", body);

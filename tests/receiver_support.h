@@ -32,6 +32,7 @@
 #include "tykhook/schema.h"
 #include "tykhook/signature.h"
 #include "tykhook/store.h"
+#include "tykhook/targets.h"
 
 namespace tykhook::receiver_test {
 
@@ -70,8 +71,12 @@ inline const std::string schema_broken =
 class FlakyStore : public Store {
  public:
   std::atomic<bool> failing{false};
+  std::chrono::milliseconds delay{0};  ///< how long each claim takes (a slow disk)
+  std::atomic<int> started{0};         ///< claims begun
   bool claim(std::string_view key, std::chrono::milliseconds) override {
+    ++started;
     if (failing) throw Error("store \"test:\": connection refused");
+    std::this_thread::sleep_for(delay);
     const std::lock_guard lock(mutex_);
     return keys_.emplace(key).second;
   }

@@ -1,22 +1,66 @@
 #include "tykhook/receiver.h"
 
+#include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "connection_loop.h"
 #include "http_server.h"
 #include "receiver_metrics.h"
 #include "responder.h"
+#include "tykhook/error.h"
+#include "tykhook/store.h"
+#include "tykhook/targets.h"
 
 namespace tykhook {
 
+namespace {
+
+// The options with the delivery target settled: the handlers become the target, and a target
+// needs a store with a queue (memory: when none was given).
+ReceiverOptions with_target(ReceiverOptions options, Dispatcher dispatcher) {
+  if (!dispatcher.empty()) {
+    if (options.delivery.target) {
+      throw std::invalid_argument(
+          "tykhook::Receiver: both handlers and delivery.target; give one of them");
+    }
+    options.delivery.target = handler_target(std::move(dispatcher));
+  }
+  if (!options.delivery.target) return options;
+  if (!options.verifier.store) options.verifier.store = open_store("memory:");
+  if (!options.verifier.store->has_queue()) {
+    throw Error(
+        "the store holds no delivery queue, and a delivery target needs one; use sqlite:PATH "
+        "(one host) or memory: (tests)");
+  }
+  options.delivery.store = options.verifier.store;
+  return options;
+}
+
+}  // namespace
+
 // The receiver's parts, from the answers up to the sockets: the Responder answers a request, the
 // HttpServer reads requests from a connection and writes the answers, and the ConnectionLoop
-// owns the connections and the threads.
+// owns the connections and the threads. With a delivery target, the Worker hands queued
+// deliveries on while the receiver serves.
 struct Receiver::Impl {
   Impl(ReceiverOptions options, Dispatcher dispatcher)
-      : responder(std::move(options), std::move(dispatcher), metrics),
+      : responder(with_target(std::move(options), std::move(dispatcher)), metrics,
+                  [this] {
+                    if (worker) worker->wake();
+                  }),
         http(responder, metrics, [this] { return loop.stopping(); }),
-        loop(loop_options(responder.options()), server()) {}
+        loop(loop_options(responder.options()), server()) {
+    if (responder.options().delivery.target) {
+      WorkerOptions delivery = responder.options().delivery;
+      metrics.watch_queue(delivery.store);
+      delivery.on_attempt = [this, user = delivery.on_attempt](const AttemptReport& report) {
+        metrics.count_attempt(report.result.outcome, report.duration);
+        if (user) user(report);
+      };
+      worker = std::make_unique<Worker>(std::move(delivery));
+    }
+  }
 
   static detail::ConnectionLoopOptions loop_options(const ReceiverOptions& options) {
     return {.threads = options.threads,
@@ -45,6 +89,7 @@ struct Receiver::Impl {
   detail::Responder responder;
   detail::HttpServer http;
   detail::ConnectionLoop loop;
+  std::unique_ptr<Worker> worker;
 };
 
 Receiver::Receiver(ReceiverOptions options, Dispatcher dispatcher)
@@ -57,7 +102,25 @@ Receiver::~Receiver() {
 
 int Receiver::bind(std::string_view host, int port) { return impl_->loop.bind(host, port); }
 
-void Receiver::serve() { impl_->loop.serve(); }
+void Receiver::serve() {
+  // The worker starts with the receiver, so that entries an earlier run left are handed on too,
+  // and stops after it: the deliveries answered last are queued before it drains.
+  std::thread worker;
+  if (impl_->worker) worker = std::thread([this] { impl_->worker->run(); });
+  try {
+    impl_->loop.serve();
+  } catch (...) {
+    if (worker.joinable()) {
+      impl_->worker->stop();
+      worker.join();
+    }
+    throw;
+  }
+  if (worker.joinable()) {
+    impl_->worker->stop();
+    worker.join();
+  }
+}
 
 void Receiver::listen(std::string_view host, int port) {
   bind(host, port);

@@ -1,6 +1,5 @@
 #include "receiver_metrics.h"
 
-#include <cstdio>
 #include <variant>
 
 #include "tykhook/receiver.h"
@@ -33,19 +32,6 @@ std::string_view event_label_at(std::size_t index) {
   return index == event_count ? unknown_event_label : no_event_label;
 }
 
-// A floating-point value in the shortest form that keeps `digits` significant digits: bucket
-// bounds read "0.0005", not "0.00050000000000000001".
-std::string number(double value, int digits) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
-  return buffer;
-}
-
-void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-}
-
 }  // namespace
 
 std::string_view to_string(const DeliveryOutcome& outcome) {
@@ -59,12 +45,12 @@ void ReceiverMetrics::count_delivery(std::optional<Event> event, bool named,
   const std::size_t event_index =
       event ? static_cast<std::size_t>(*event) : event_count + (named ? 0 : 1);
   deliveries_[event_index][outcome_index(outcome)].fetch_add(1, std::memory_order_relaxed);
-  const double seconds = static_cast<double>(duration.count()) / 1e6;
-  std::size_t bucket = 0;
-  while (bucket < buckets && seconds > bucket_bounds[bucket]) ++bucket;
-  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-  latency_sum_us_.fetch_add(static_cast<std::uint64_t>(duration.count()),
-                            std::memory_order_relaxed);
+  latency_.observe(duration);
+}
+
+void ReceiverMetrics::count_attempt(AttemptOutcome outcome, std::chrono::microseconds duration) {
+  attempts_[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  target_latency_.observe(duration);
 }
 
 void ReceiverMetrics::count_response(int status) {
@@ -74,8 +60,9 @@ void ReceiverMetrics::count_response(int status) {
 
 std::string ReceiverMetrics::render() const {
   std::string out;
-  header(out, "tykhook_deliveries_total", "counter",
-         "Deliveries (POST, PUT, PATCH) answered, by event and by the X-Tykhook-Verdict sent.");
+  metric_header(
+      out, "tykhook_deliveries_total", "counter",
+      "Deliveries (POST, PUT, PATCH) answered, by event and by the X-Tykhook-Verdict sent.");
   for (std::size_t e = 0; e < event_labels; ++e) {
     for (std::size_t v = 0; v < verdict_labels; ++v) {
       const auto count = deliveries_[e][v].load(std::memory_order_relaxed);
@@ -86,7 +73,7 @@ std::string ReceiverMetrics::render() const {
     }
   }
 
-  header(out, "tykhook_responses_total", "counter", "HTTP responses sent, by status.");
+  metric_header(out, "tykhook_responses_total", "counter", "HTTP responses sent, by status.");
   for (std::size_t status = 0; status < responses_.size(); ++status) {
     const auto count = responses_[status].load(std::memory_order_relaxed);
     if (count == 0) continue;
@@ -97,22 +84,8 @@ std::string ReceiverMetrics::render() const {
         .append("\n");
   }
 
-  header(out, "tykhook_delivery_duration_seconds", "histogram",
-         "Time from a delivery's first byte to its response, in seconds.");
-  std::uint64_t cumulative = 0;
-  for (std::size_t bucket = 0; bucket <= buckets; ++bucket) {
-    cumulative += latency_buckets_[bucket].load(std::memory_order_relaxed);
-    out.append("tykhook_delivery_duration_seconds_bucket{le=\"")
-        .append(bucket < buckets ? number(bucket_bounds[bucket], 6) : "+Inf")
-        .append("\"} ")
-        .append(std::to_string(cumulative))
-        .append("\n");
-  }
-  const double sum = static_cast<double>(latency_sum_us_.load(std::memory_order_relaxed)) / 1e6;
-  out.append("tykhook_delivery_duration_seconds_sum ").append(number(sum, 12)).append("\n");
-  out.append("tykhook_delivery_duration_seconds_count ")
-      .append(std::to_string(cumulative))
-      .append("\n");
+  latency_.render(out, "tykhook_delivery_duration_seconds",
+                  "Time from a delivery's first byte to its response, in seconds.");
 
   const struct {
     std::string_view name;
@@ -123,17 +96,64 @@ std::string ReceiverMetrics::render() const {
        "Deliveries answered 503 because the idempotency store failed.", store_errors_},
       {"tykhook_capture_errors_total",
        "Deliveries answered 503 because their capture file could not be written.", capture_errors_},
-      {"tykhook_handler_errors_total", "Deliveries answered 500 because their handler failed.",
-       handler_errors_},
   };
   for (const auto& failure : failures) {
-    header(out, failure.name, "counter", failure.help);
+    metric_header(out, failure.name, "counter", failure.help);
     out.append(failure.name)
         .append(" ")
         .append(std::to_string(failure.counter.load(std::memory_order_relaxed)))
         .append("\n");
   }
+  if (queue_) render_queue(out);
   return out;
+}
+
+void ReceiverMetrics::render_queue(std::string& out) const {
+  metric_header(out, "tykhook_attempts_total", "counter",
+                "Attempts to hand a delivery on, by outcome: done, retry or dead.");
+  for (const AttemptOutcome outcome :
+       {AttemptOutcome::done, AttemptOutcome::retry, AttemptOutcome::dead}) {
+    out.append("tykhook_attempts_total{outcome=\"")
+        .append(tykhook::to_string(outcome))
+        .append("\"} ")
+        .append(std::to_string(
+            attempts_[static_cast<std::size_t>(outcome)].load(std::memory_order_relaxed)))
+        .append("\n");
+  }
+  target_latency_.render(out, "tykhook_attempt_duration_seconds",
+                         "Time the target took for one attempt, in seconds.");
+  QueueCounts counts;
+  try {
+    counts = queue_->counts();
+  } catch (const std::exception&) {
+    // A store that cannot answer now: the queue's gauges are left out of this scrape.
+    return;
+  }
+  metric_header(out, "tykhook_queue_entries", "gauge", "Entries in the delivery queue, by state.");
+  const struct {
+    QueueState state;
+    std::size_t count;
+  } states[] = {{QueueState::pending, counts.pending},
+                {QueueState::retrying, counts.retrying},
+                {QueueState::done, counts.done},
+                {QueueState::dead, counts.dead}};
+  for (const auto& each : states) {
+    out.append("tykhook_queue_entries{state=\"")
+        .append(tykhook::to_string(each.state))
+        .append("\"} ")
+        .append(std::to_string(each.count))
+        .append("\n");
+  }
+  metric_header(out, "tykhook_queue_oldest_waiting_seconds", "gauge",
+                "Age of the oldest entry that is pending or retrying; 0 when none waits.");
+  double age = 0;
+  if (counts.oldest_waiting) {
+    const auto now = std::chrono::time_point_cast<TimePoint::duration>(Clock::now());
+    age = std::chrono::duration<double>(now - *counts.oldest_waiting).count();
+  }
+  out.append("tykhook_queue_oldest_waiting_seconds ")
+      .append(metric_number(age < 0 ? 0 : age, 6))
+      .append("\n");
 }
 
 }  // namespace tykhook::detail

@@ -7,14 +7,18 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
+#include "histogram.h"
 #include "tykhook/events.h"
 #include "tykhook/receiver.h"
+#include "tykhook/store.h"
 #include "tykhook/verifier.h"
+#include "tykhook/worker.h"
 
 namespace tykhook::detail {
 
@@ -25,7 +29,8 @@ using DeliveryOutcome = std::variant<VerdictKind, ReceiverOutcome>;
 [[nodiscard]] std::string_view to_string(const DeliveryOutcome& outcome);
 
 /// Counts what the receiver answered: deliveries by event and verdict, responses by status,
-/// delivery latency, and the failures of the store, the capture directory and the handlers.
+/// delivery latency, the failures of the store and the capture directory; and with a delivery
+/// target, the attempts to hand deliveries on and the queue by state.
 class ReceiverMetrics {
  public:
   /// Counts one delivery answered with `outcome`, and its latency. Its `event` label is the
@@ -37,7 +42,10 @@ class ReceiverMetrics {
   void count_response(int status);
   void count_store_error() { store_errors_.fetch_add(1, std::memory_order_relaxed); }
   void count_capture_error() { capture_errors_.fetch_add(1, std::memory_order_relaxed); }
-  void count_handler_error() { handler_errors_.fetch_add(1, std::memory_order_relaxed); }
+  /// Counts one attempt to hand a delivery on, and the time the target took.
+  void count_attempt(AttemptOutcome outcome, std::chrono::microseconds duration);
+  /// Adds the queue's metrics, read from `store` at each render (a store with a queue).
+  void watch_queue(std::shared_ptr<Store> store) { queue_ = std::move(store); }
 
   /// The metrics in the Prometheus text format.
   [[nodiscard]] std::string render() const;
@@ -45,18 +53,18 @@ class ReceiverMetrics {
  private:
   static constexpr std::size_t event_labels = 16;    // 14 events (by Event), "unknown", "none"
   static constexpr std::size_t verdict_labels = 14;  // 12 verdicts (by VerdictKind), 2 outcomes
-  static constexpr std::size_t buckets = 14;
-  static constexpr std::array<double, buckets> bucket_bounds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
   using Counter = std::atomic<std::uint64_t>;
   std::array<std::array<Counter, verdict_labels>, event_labels> deliveries_{};
-  std::array<Counter, 600> responses_{};                // by status, 100 to 599; others count as 0
-  std::array<Counter, buckets + 1> latency_buckets_{};  // the last one is +Inf
-  Counter latency_sum_us_{0};
+  std::array<Counter, 600> responses_{};  // by status, 100 to 599; others count as 0
+  Histogram latency_;
   Counter store_errors_{0};
   Counter capture_errors_{0};
-  Counter handler_errors_{0};
+  std::array<Counter, 3> attempts_{};  // by AttemptOutcome
+  Histogram target_latency_;
+  std::shared_ptr<Store> queue_;
+
+  void render_queue(std::string& out) const;
 };
 
 }  // namespace tykhook::detail

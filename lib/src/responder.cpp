@@ -58,9 +58,9 @@ Digest digest_of_header_value(std::string_view value) {
   return sha256(value, "required header: SHA-256 failed in the crypto library");
 }
 
-// The receiver's options, once checked. Message is kept only for handlers: nothing else of the
-// receiver's reads it.
-ReceiverOptions checked(ReceiverOptions options, const Dispatcher& dispatcher) {
+// The receiver's options, once checked. Message is not kept: nothing of the receiver's reads it
+// (a queued delivery keeps its exact body, and handlers read Message from that).
+ReceiverOptions checked(ReceiverOptions options) {
   const auto positive = [](auto value, std::string_view name) {
     if (value <= decltype(value){}) {
       throw std::invalid_argument("tykhook::Receiver: " + std::string(name) +
@@ -91,7 +91,7 @@ ReceiverOptions checked(ReceiverOptions options, const Dispatcher& dispatcher) {
     // Headers arrive trimmed of surrounding white space; so is the value they are held to.
     options.required_header->value = std::string(trim(options.required_header->value));
   }
-  options.verifier.keep_message = !dispatcher.empty();
+  options.verifier.keep_message = false;
   return options;
 }
 
@@ -149,10 +149,11 @@ Answer error_answer(int status, std::string error) {
 
 // ---- the responder ------------------------------------------------------------------------------
 
-Responder::Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMetrics& metrics)
-    : options_(checked(std::move(options), dispatcher)),
-      dispatcher_(std::move(dispatcher)),
-      verifier_(options_.verifier),
+Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
+                     std::function<void()> queued)
+    : options_(checked(std::move(options))),
+      queued_(std::move(queued)),
+      verifier_(with_queue(options_.verifier)),
       metrics_(metrics) {
   if (!options_.capture_dir.empty()) {
     captures_ = std::make_unique<CaptureWriter>(options_.capture_dir);
@@ -162,8 +163,7 @@ Responder::Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMet
 }
 
 bool Responder::never_waits() const {
-  return !captures_ && dispatcher_.empty() &&
-         (!options_.verifier.store || options_.verifier.store->never_waits());
+  return !captures_ && (!options_.verifier.store || options_.verifier.store->never_waits());
 }
 
 CaptureRecovery Responder::capture_recovery() const {
@@ -318,30 +318,25 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     }
   }
 
-  if (kind == VerdictKind::ok) {
-    std::optional<std::string> failure_text;
-    try {
-      dispatcher_.dispatch(verdict);
-    } catch (const std::exception& failure) {
-      failure_text = failure.what();
-    } catch (...) {
-      failure_text = "an exception that is not a std::exception";
-    }
-    if (failure_text) {
-      metrics_.count_handler_error();
-      std::string error =
-          "handler of " + verdict.event_name.value_or("the delivery") + " failed: " + *failure_text;
-      // Released, so that the same delivery sent again is processed again, not a duplicate.
-      if (options_.verifier.store) release(verdict.idempotency_key, error);
-      Answer answer = delivery_answer(
-          500, ReceiverOutcome::error, verdict.event_name, verdict.event,
-          {"the handler failed; the delivery was kept, and sending it again processes it again"});
-      answer.record.error = std::move(error);
-      return answer;
-    }
-  }
+  if (kind == VerdictKind::ok && options_.delivery.target && queued_) queued_();
   return delivery_answer(http_status(kind, options_.reject_invalid), kind, verdict.event_name,
                          verdict.event, std::move(verdict.errors));
+}
+
+VerifierOptions Responder::with_queue(VerifierOptions verifier) const {
+  // With a target, the idempotency claim also queues the delivery, in one atomic step of the
+  // store: a crash never leaves a claimed delivery that is not queued.
+  if (options_.delivery.target) {
+    verifier.claim = [this](const Request& request, const Verdict& verdict, TimePoint now) {
+      QueueEntry entry{.key = verdict.idempotency_key,
+                       .event = verdict.event_name.value_or(""),
+                       .request = for_capture(request),
+                       .received = now,
+                       .next_attempt = now};
+      return options_.verifier.store->claim_and_enqueue(entry, options_.verifier.store_ttl);
+    };
+  }
+  return verifier;
 }
 
 Request Responder::for_capture(const Request& request) const {
@@ -362,6 +357,8 @@ Request Responder::for_capture(const Request& request) const {
 void Responder::release(const std::string& key, std::string& error) {
   if (key.empty() || !options_.verifier.store) return;
   try {
+    // A queued delivery that could not be captured is not acknowledged: it leaves the queue too.
+    if (options_.delivery.target) (void)options_.verifier.store->drop(key);
     options_.verifier.store->release(key);
   } catch (const std::exception& failure) {
     error += std::string("; releasing its claim failed too: ") + failure.what();

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +15,6 @@
 #include "capture_writer.h"
 #include "receiver_metrics.h"
 #include "request_head.h"
-#include "tykhook/dispatcher.h"
 #include "tykhook/receiver.h"
 #include "tykhook/verifier.h"
 
@@ -65,13 +65,14 @@ struct HeadCheck {
 [[nodiscard]] Answer error_answer(int status, std::string error);
 
 /// Answers the receiver's requests: HEAD and GET by their path, deliveries (POST, PUT, PATCH)
-/// by their verdict, after keeping every authentic one and handing the ok ones to the
-/// dispatcher. Thread-safe.
+/// by their verdict, after keeping every authentic one and, when `options.delivery.target` is
+/// set, queueing the ok ones in the store with their claim. Thread-safe.
 class Responder {
  public:
   /// Throws std::invalid_argument for misuse of `options` (see Receiver), and tykhook::Error
-  /// when the capture directory cannot be created or opened.
-  Responder(ReceiverOptions options, Dispatcher dispatcher, ReceiverMetrics& metrics);
+  /// when the capture directory cannot be created or opened. `queued` is called after each
+  /// delivery was queued (to wake the worker).
+  Responder(ReceiverOptions options, ReceiverMetrics& metrics, std::function<void()> queued = {});
 
   /// The answer to the request `head` with `body`, arrived at `now`: check_head() and then
   /// answer_delivery() for a delivery. Throws only what the HTTP engine turns into a 500 (a
@@ -85,7 +86,7 @@ class Responder {
   [[nodiscard]] Answer answer_delivery(const Head& head, std::string body, TimePoint now);
 
   /// True when nothing on a delivery's way can wait (a store that never waits, or none; no
-  /// capture directory; no handler), so the event loop may answer deliveries itself.
+  /// capture directory), so the event loop may answer deliveries itself.
   [[nodiscard]] bool never_waits() const;
   [[nodiscard]] const ReceiverOptions& options() const { return options_; }
   [[nodiscard]] CaptureRecovery capture_recovery() const;
@@ -95,10 +96,11 @@ class Responder {
 
   Answer answer_other(const Head& head) const;
   Request for_capture(const Request& request) const;
+  VerifierOptions with_queue(VerifierOptions verifier) const;
   void release(const std::string& key, std::string& error);
 
   ReceiverOptions options_;
-  Dispatcher dispatcher_;
+  std::function<void()> queued_;
   Verifier verifier_;
   ReceiverMetrics& metrics_;
   std::unique_ptr<CaptureWriter> captures_;

@@ -247,7 +247,11 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
                     format_duration(static_cast<std::uint64_t>(options.tolerance->count()), 5) +
                     "; check the clocks, or raise --tolerance (off turns the check off)");
   }
-  if (options.store && !options.store->claim(verdict.idempotency_key, options.store_ttl)) {
+  const bool first = options.claim ? options.claim(request, verdict, now)
+                     : options.store
+                         ? options.store->claim(verdict.idempotency_key, options.store_ttl)
+                         : true;
+  if (!first) {
     return fail(VerdictKind::duplicate, "delivery " + verdict.idempotency_key.substr(0, 16) +
                                             "... was seen before; it is not processed again");
   }

@@ -14,6 +14,7 @@
 #include "tykhook/request.h"
 #include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
+#include "tykhook/worker.h"
 
 namespace tykhook {
 
@@ -22,8 +23,8 @@ namespace tykhook {
 enum class ReceiverOutcome {
   /// The delivery lacks the required header: it is refused before its body is read or verified.
   rejected,
-  /// The receiver could not process an authentic delivery (the store or the capture directory
-  /// failed: 503; the handler failed: 500).
+  /// The receiver could not keep an authentic delivery (the store or the capture directory
+  /// failed): 503, and nothing acknowledged.
   error,
 };
 
@@ -78,6 +79,14 @@ struct ReceiverOptions {
   std::size_t max_header_bytes = 16 * 1024;   ///< request line and headers together, at most
   std::size_t max_headers = 64;               ///< header lines per request, at most
 
+  /// Hands every ok delivery on through the store's queue (DESIGN.md, "Handing deliveries
+  /// on") when `delivery.target` is set, or when the Receiver is given handlers (they are the
+  /// target then). The delivery is queued in the same step as its idempotency claim, then
+  /// answered 200: the answer never waits for the target. `delivery.store` is not read: the
+  /// queue is `verifier.store`'s (a `memory:` store when there is none). The receiver runs the
+  /// worker while it serves.
+  WorkerOptions delivery;
+
   /// Called once per request after its response was written, from several threads at once,
   /// the event loop's among them (a logger, for example): it must not wait long, or it holds
   /// up other connections. What it throws is ignored.
@@ -87,12 +96,14 @@ struct ReceiverOptions {
 /// An embeddable HTTP/1.1 receiver of the portal's webhooks (DESIGN.md, "`tykhook listen`"):
 /// HEAD 200 on any path, GET /healthz and /metrics, and POST, PUT or PATCH deliveries answered
 /// by their verdict. An authentic delivery is written to the capture directory before the
-/// response is sent; an ok one then goes to the dispatcher's handler. Thread-safe.
+/// response is sent; an ok one is queued for the target (the dispatcher's handlers, or
+/// `delivery.target`), which the receiver's worker then tries until it takes it. Thread-safe.
 class Receiver {
  public:
   /// Throws std::invalid_argument for misuse (see Verifier; a zero limit, thread count or
-  /// timeout; a required header that is not a token or has an empty value), and tykhook::Error
-  /// when the capture directory cannot be created or opened.
+  /// timeout; a required header that is not a token or has an empty value; both handlers and a
+  /// delivery target), and tykhook::Error when the capture directory cannot be created or
+  /// opened, or a target is given with a store that holds no queue.
   explicit Receiver(ReceiverOptions options, Dispatcher dispatcher = {});
   /// Stops the receiver and waits for serve() to return.
   ~Receiver();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,10 @@ struct VerifierOptions {
   /// The idempotency stage; nullptr skips it.
   std::shared_ptr<Store> store;
   std::chrono::milliseconds store_ttl = default_store_ttl;  ///< how long a claim is remembered
+  /// Replaces the store's claim at the idempotency stage (the receiver's queue claims the key
+  /// and queues the delivery in one step): gets the request, the verdict so far and `now`,
+  /// returns whether the claim won, throws tykhook::Error when the store fails.
+  std::function<bool(const Request&, const Verdict&, TimePoint)> claim;
   /// Whether a verdict's envelope keeps Message. False leaves `envelope->message` null in every
   /// verdict (Message is still checked against its schema, just not kept): less work per
   /// delivery, for callers that need the verdict only. A Dispatcher needs it.
