@@ -47,13 +47,15 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The local receiver on 127.0.0.1:8080 with the demo secret, the embedded SQLite store
-# (tykhook.db) and every authentic delivery kept in captures/.
+# The local receiver on 127.0.0.1:8080 with the demo secret and the embedded SQLite store
+# (tykhook.db): every ok delivery is queued there and handed on to samples/application.sh, which
+# appends it to deliveries.log; every authentic delivery is also kept in captures/.
 run: build
 	@echo "make run: send it every event from another terminal with"
 	@echo "  $(BUILD)/tykhook send --all --to http://127.0.0.1:8080/ --secret-file samples/demo-secret.txt"
+	@echo "make run: each ok delivery is handed on to samples/application.sh: tail -f deliveries.log"
 	$(BUILD)/tykhook listen --secret-file samples/demo-secret.txt --store sqlite:tykhook.db \
-	  --capture-dir captures
+	  --capture-dir captures --exec samples/application.sh
 
 clean:
 	rm -rf $(BUILD)

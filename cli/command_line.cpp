@@ -35,6 +35,10 @@ int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   commands.push_back({add_listen(app, listen), [&] { return network.listen(listen); }});
   SendOptions send;
   commands.push_back({add_send(app, send), [&] { return network.send(send); }});
+  WorkOptions work;
+  commands.push_back({add_work(app, work), [&] { return network.work(work); }});
+  QueueOptions queue;
+  commands.push_back({add_queue(app, queue), [&] { return run_queue(queue); }});
   CompletionOptions completion;
   commands.push_back(
       {add_completion(app, completion), [&] { return run_completion(app, completion); }});

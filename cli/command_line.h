@@ -6,11 +6,12 @@
 
 namespace tykhook::cli {
 
-/// How a program runs the two commands that talk HTTP: in its own process (tykhook-network), or
+/// How a program runs the commands that talk HTTP: in its own process (tykhook-network), or
 /// by handing the command line over to the program that can (tykhook).
 struct NetworkCommands {
   std::function<int(const ListenOptions&)> listen;
   std::function<int(const SendOptions&)> send;
+  std::function<int(const WorkOptions&)> work;
 };
 
 /// Parses the command line with every command's options (so that --help is complete and the

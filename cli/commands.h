@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "delivery_options.h"
 #include "secrets.h"
 #include "tykhook/verifier.h"
 
@@ -109,6 +110,7 @@ struct ListenOptions {
   std::string log_format = "text";
   std::size_t threads = 8;
   BodyCheckOptions checks;
+  DeliveryOptions delivery;
 };
 
 /// The options of `tykhook send`.
@@ -132,6 +134,40 @@ int run_listen(const ListenOptions& options);
 CLI::App* add_send(CLI::App& app, SendOptions& options);
 /// Runs `tykhook send`; returns the exit status.
 int run_send(const SendOptions& options);
+
+/// The options of `tykhook work`.
+struct WorkOptions {
+  std::string store;
+  DeliveryOptions delivery;
+  bool quiet = false;
+  std::string log_format = "text";
+  std::string secret_env = "PORTAL_WEBHOOKS_SECRET";  ///< hidden from --exec commands
+};
+
+/// Adds `tykhook work` to `app`.
+CLI::App* add_work(CLI::App& app, WorkOptions& options);
+/// Runs `tykhook work` until SIGINT or SIGTERM; returns the exit status.
+int run_work(const WorkOptions& options);
+
+/// What `tykhook queue` does.
+enum class QueueAction { list, show, retry, drop, export_captures };
+
+/// The options of `tykhook queue`.
+struct QueueOptions {
+  QueueAction action = QueueAction::list;
+  std::string store;
+  std::string state;  ///< list: empty for every state
+  std::size_t limit = 1000;
+  std::string format = "text";
+  std::vector<std::string> keys;
+  bool dead = false;       ///< retry --dead
+  std::string output_dir;  ///< export --output-dir
+};
+
+/// Adds `tykhook queue` (list, show, retry, drop, export) to `app`.
+CLI::App* add_queue(CLI::App& app, QueueOptions& options);
+/// Runs `tykhook queue`; returns the exit status.
+int run_queue(const QueueOptions& options);
 
 /// A CLI11 check that accepts an event's wire name or alias; its error lists every name.
 [[nodiscard]] CLI::Validator event_check();

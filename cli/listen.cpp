@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,16 @@ int run_listen(const ListenOptions& options) {
   }
   receiver_options.threads = options.threads;
   const auto store_ttl = verifier.store_ttl;
+  std::shared_ptr<Target> target;
+  if (options.delivery.has_target()) {
+    try {
+      target = make_target(options.delivery, {options.secrets.env});
+    } catch (const Error& error) {
+      lines.error(error.what());
+      return exit_usage;
+    }
+    receiver_options.delivery = worker_options(options.delivery, target, nullptr);
+  }
 
   // Before any thread starts, so that every thread inherits the blocked mask.
   const sigset_t signals = block_stop_signals();
@@ -53,6 +64,10 @@ int run_listen(const ListenOptions& options) {
   // After the mask: the log's own thread must not take SIGTERM either.
   RequestLog log(options.log_format == "json", options.quiet);
   receiver_options.on_request = [&log](const RequestRecord& record) { log.write(record); };
+  receiver_options.delivery.on_attempt = [&log](const AttemptReport& report) { log.write(report); };
+  receiver_options.delivery.on_store_error = [&lines](const std::string& error) {
+    lines.error("the queue's store failed (trying again): " + error);
+  };
 
   std::optional<Receiver> receiver;
   int port = 0;
@@ -67,7 +82,7 @@ int run_listen(const ListenOptions& options) {
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
   lines.listening("http://" + host + ":" + std::to_string(port));
   describe_keeping(lines, options, before, secrets, store_ttl, receiver->capture_recovery(),
-                   schemas_note);
+                   schemas_note, target.get());
 
   const StopSignals stop_signals(
       signals, [&receiver] { receiver->stop(); },

@@ -58,6 +58,7 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
       ->check(CLI::Range(1, 1024).description(""))
       ->capture_default_str();
   add_body_check_options(*command, options.checks);
+  add_delivery_options(*command, options.delivery);
   return command;
 }
 

@@ -62,13 +62,14 @@ void secrets_line(const StartupLines& lines, const SecretOptions& from, std::siz
 }
 
 void store_line(const StartupLines& lines, const ListenOptions& options, bool existed,
-                std::chrono::milliseconds ttl) {
+                std::chrono::milliseconds ttl, bool queue) {
   const std::string kept_for =
       format_duration(static_cast<std::uint64_t>(std::chrono::nanoseconds(ttl).count()));
   const std::string path = sqlite_path(options.store);
   const bool memory = has_scheme(options.store, "memory:");
   std::string where;
   std::string keeps = "idempotency keys for " + kept_for;
+  if (queue) keeps += ", and the queue of deliveries to hand on";
   if (!path.empty()) {
     where = where_and_whether_created(path, existed);
     keeps += ", on disk";
@@ -116,16 +117,30 @@ void recovery_line(const StartupLines& lines, const ListenOptions& options,
 
 // The last start-up line: whether an authentic delivery outlives its answer (DESIGN.md: the
 // portal never sends it again).
-void kept_line(const StartupLines& lines, const ListenOptions& options) {
+void kept_line(const StartupLines& lines, const ListenOptions& options, const Target* target) {
   if (!options.capture_dir.empty()) {
     const std::string text = "every authentic delivery, as a file in " +
                              loggable(options.capture_dir, 1000, true) + " before its answer";
     lines.say({{"deliveries_kept", true}, {"note", text}}, "kept: " + text);
     return;
   }
+  if (target) {
+    const bool memory = has_scheme(options.store, "memory:");
+    const std::string text =
+        std::string(
+            "every ok delivery, its exact request, in the store's queue before its "
+            "answer") +
+        (memory ? " (in memory: lost when this process exits)" : "") + ", until " +
+        target->describe() +
+        " takes it (tykhook queue list shows them); add --capture-dir DIR to keep the authentic "
+        "deliveries that fail a check too";
+    lines.say({{"deliveries_kept", !memory}, {"note", text}}, "kept: " + text);
+    return;
+  }
   const std::string text =
       "the deliveries themselves: each authentic one is answered and then gone (the store keeps "
-      "only its idempotency key); add --capture-dir DIR to keep every one";
+      "only its idempotency key); add --forward-to URL or --exec COMMAND to hand them on, or "
+      "--capture-dir DIR to keep every one";
   lines.say({{"deliveries_kept", false}, {"note", text}}, "not kept: " + text);
 }
 
@@ -141,7 +156,7 @@ void StartupLines::listening(const std::string& url) const {
 
 void StartupLines::say(nlohmann::ordered_json fields, std::string_view text) const {
   if (!json_) {
-    std::cerr << "tykhook listen: " << text << std::endl;
+    std::cerr << "tykhook " << command_ << ": " << text << std::endl;
     return;
   }
   nlohmann::ordered_json line = {{"time", now_text()}};
@@ -151,7 +166,7 @@ void StartupLines::say(nlohmann::ordered_json fields, std::string_view text) con
 }
 
 void StartupLines::error(std::string_view message) const {
-  say({{"error", "tykhook listen: " + std::string(message)}}, message);
+  say({{"error", "tykhook " + command_ + ": " + std::string(message)}}, message);
 }
 
 FilesBefore look_before(const ListenOptions& options) {
@@ -167,13 +182,34 @@ FilesBefore look_before(const ListenOptions& options) {
 void describe_keeping(const StartupLines& lines, const ListenOptions& options,
                       const FilesBefore& before, std::size_t secrets,
                       std::chrono::milliseconds store_ttl, const CaptureRecovery& recovery,
-                      const std::optional<std::string>& schemas_note) {
+                      const std::optional<std::string>& schemas_note, const Target* target) {
   secrets_line(lines, options.secrets, secrets);
-  store_line(lines, options, before.store_file, store_ttl);
+  store_line(lines, options, before.store_file, store_ttl, target != nullptr);
   capture_line(lines, options, before.capture_dir);
   recovery_line(lines, options, recovery);
   if (schemas_note) lines.say({{"note", *schemas_note}}, *schemas_note);
-  kept_line(lines, options);
+  if (target) handing_on_line(lines, options.delivery, *target);
+  kept_line(lines, options, target);
+}
+
+void handing_on_line(const StartupLines& lines, const DeliveryOptions& options,
+                     const Target& target) {
+  const RetryPolicy policy = retry_policy(options);
+  const auto duration = [](std::chrono::milliseconds time) {
+    return format_duration(static_cast<std::uint64_t>(std::chrono::nanoseconds(time).count()));
+  };
+  lines.say({{"hands_on_to", target.describe()},
+             {"concurrency", options.concurrency},
+             {"retry_base", options.retry_base},
+             {"retry_cap", options.retry_cap},
+             {"max_attempts", options.max_attempts},
+             {"max_age", options.max_age}},
+            "hands on: each ok delivery to " + target.describe() + ", " +
+                std::to_string(options.concurrency) +
+                " at once; a failed attempt is tried again after a random wait of up to " +
+                duration(policy.base) + ", doubling to " + duration(policy.cap) + ", until " +
+                std::to_string(policy.max_attempts) + " attempts or " + duration(policy.max_age) +
+                " (then dead: tykhook queue retry --dead)");
 }
 
 }  // namespace tykhook::cli

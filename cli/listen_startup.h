@@ -17,7 +17,9 @@ namespace tykhook::cli {
 /// object with a "time", the first one carrying "listening", the last one "deliveries_kept".
 class StartupLines {
  public:
-  explicit StartupLines(bool json) : json_(json) {}
+  /// Lines of `tykhook COMMAND` ("listen", "work").
+  explicit StartupLines(bool json, std::string command = "listen")
+      : json_(json), command_(std::move(command)) {}
 
   /// The first line: `tykhook listening on URL`, or {"time", "listening": URL}.
   void listening(const std::string& url) const;
@@ -29,6 +31,7 @@ class StartupLines {
 
  private:
   bool json_;
+  std::string command_;
 };
 
 /// What is on disk before the receiver opens its store and capture directory, so that the
@@ -44,10 +47,14 @@ struct FilesBefore {
 /// The start-up lines after the first: the secrets (how many, from which options), the store
 /// (what it keeps, for how long, the file it created), the capture directory, the capture files
 /// an interrupted run left, the schemas note, and last whether the deliveries themselves are
-/// kept (with the defaults and no --capture-dir they are not: only their idempotency keys).
+/// kept (in the queue with a target; without one and without --capture-dir they are not).
 void describe_keeping(const StartupLines& lines, const ListenOptions& options,
                       const FilesBefore& before, std::size_t secrets,
                       std::chrono::milliseconds store_ttl, const CaptureRecovery& recovery,
-                      const std::optional<std::string>& schemas_note);
+                      const std::optional<std::string>& schemas_note, const Target* target);
+
+/// The line that says where deliveries are handed on, and when they are tried again.
+void handing_on_line(const StartupLines& lines, const DeliveryOptions& options,
+                     const Target& target);
 
 }  // namespace tykhook::cli

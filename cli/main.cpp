@@ -8,5 +8,5 @@
 int main(int argc, char** argv) {
   using namespace tykhook::cli;
   const auto hand_over = [argv](const auto&) -> int { run_network_program(argv); };
-  return run_command_line(argc, argv, {.listen = hand_over, .send = hand_over});
+  return run_command_line(argc, argv, {.listen = hand_over, .send = hand_over, .work = hand_over});
 }

@@ -5,5 +5,5 @@
 
 int main(int argc, char** argv) {
   using namespace tykhook::cli;
-  return run_command_line(argc, argv, {.listen = run_listen, .send = run_send});
+  return run_command_line(argc, argv, {.listen = run_listen, .send = run_send, .work = run_work});
 }

@@ -4,11 +4,30 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string_view>
 
+#include "hex.h"
 #include "json_text.h"
 
 namespace tykhook::cli {
+
+std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
+  std::string out;
+  for (const char c : text.substr(0, limit)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte > 0x20 && byte < 0x7f && c != '\\') || (spaces && c == ' ')) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += detail::to_hex(std::span(&byte, 1));
+    }
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
 
 void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format) {
   const std::string_view kind = to_string(verdict.kind);

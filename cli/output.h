@@ -1,11 +1,20 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
 
 namespace tykhook::cli {
+
+/// `text` for a log line: visible ASCII kept, anything else (spaces too, unless `spaces`) as
+/// \xHH, at most `limit` bytes; a client cannot forge or break a line.
+[[nodiscard]] std::string loggable(std::string_view text, std::size_t limit, bool spaces = false);
+
+/// The time of a log line in UTC with milliseconds, at a fixed width so that lines align.
+[[nodiscard]] std::string time_text(TimePoint time);
 
 /// Prints one verdict on standard output in the format of `tykhook verify` (DESIGN.md, "CLI
 /// contract"): `text` is "INPUT: verdict (Event): error" with further errors indented below,

@@ -2,9 +2,6 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <span>
-
-#include "hex.h"
 
 namespace tykhook::cli {
 namespace {
@@ -55,24 +52,50 @@ void json_line(const RequestRecord& record, std::string& line) {
   line += '\n';
 }
 
-}  // namespace
-
-std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
-  std::string out;
-  for (const char c : text.substr(0, limit)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte > 0x20 && byte < 0x7f && c != '\\') || (spaces && c == ' ')) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += detail::to_hex(std::span(&byte, 1));
-    }
+void attempt_text_line(const AttemptReport& report, TimePoint now, std::string& line) {
+  line += time_text(now);
+  line += " delivery ";
+  line += report.entry.key.substr(0, 16);
+  line += ' ';
+  line += loggable(report.entry.event, 64);
+  line += " attempt ";
+  line += std::to_string(report.entry.attempts);
+  line += ' ';
+  line += to_string(report.result.outcome);
+  line += " -> ";
+  line += to_string(report.record.state);
+  if (report.record.next_attempt) {
+    line += " next ";
+    line += time_text(*report.record.next_attempt);
   }
-  if (text.size() > limit) out += "...";
-  return out;
+  line += ' ';
+  line += milliseconds_text(report.duration);
+  line += "ms";
+  if (report.record.error) {
+    line += " error: ";
+    line += loggable(*report.record.error, 1000, true);
+  }
+  line += '\n';
 }
 
-std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
+void attempt_json_line(const AttemptReport& report, TimePoint now, std::string& line) {
+  nlohmann::ordered_json object;
+  object["time"] = time_text(now);
+  object["delivery"] = report.entry.key;
+  object["event"] = report.entry.event;
+  object["attempt"] = report.entry.attempts;
+  object["outcome"] = to_string(report.result.outcome);
+  object["state"] = to_string(report.record.state);
+  object["next_attempt"] = report.record.next_attempt
+                               ? nlohmann::ordered_json(time_text(*report.record.next_attempt))
+                               : nullptr;
+  object["ms"] = static_cast<double>(report.duration.count()) / 1000.0;
+  if (report.record.error) object["error"] = *report.record.error;
+  line += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line += '\n';
+}
+
+}  // namespace
 
 RequestLog::RequestLog(bool json, bool quiet)
     : json_(json), quiet_(quiet), flusher_([this] { run(); }) {}
@@ -98,6 +121,22 @@ void RequestLog::write(const RequestRecord& record) {
   } else {
     text_line(record, line);
   }
+  gather(line);
+}
+
+void RequestLog::write(const AttemptReport& report) {
+  if (quiet_ && report.result.outcome == AttemptOutcome::done) return;
+  const TimePoint now = std::chrono::time_point_cast<TimePoint::duration>(Clock::now());
+  std::string line;
+  if (json_) {
+    attempt_json_line(report, now, line);
+  } else {
+    attempt_text_line(report, now, line);
+  }
+  gather(line);
+}
+
+void RequestLog::gather(const std::string& line) {
   bool full = false;
   bool first = false;
   {

@@ -8,17 +8,12 @@
 #include <string_view>
 #include <thread>
 
+#include "output.h"
 #include "tykhook/receiver.h"
 #include "tykhook/timestamp.h"
+#include "tykhook/worker.h"
 
 namespace tykhook::cli {
-
-/// `text` for a log line: visible ASCII kept, anything else (spaces too, unless `spaces`) as
-/// \xHH, at most `limit` bytes; a client cannot forge or break a line.
-[[nodiscard]] std::string loggable(std::string_view text, std::size_t limit, bool spaces = false);
-
-/// The time of a log line in UTC with milliseconds, at a fixed width so that lines align.
-[[nodiscard]] std::string time_text(TimePoint time);
 
 /// One log line per request on standard error (DESIGN.md, "CLI contract"); lines of different
 /// threads never interleave. Lines are gathered and written together, one write() for all the
@@ -35,6 +30,9 @@ class RequestLog {
 
   /// Gathers the line of `record`; writes at once when much is gathered.
   void write(const RequestRecord& record);
+  /// Gathers the line of one attempt to hand a delivery on (with `quiet`, only failed ones). It
+  /// names the delivery by its key, never shows its body or a header value.
+  void write(const AttemptReport& report);
 
   /// Writes every line gathered so far, in order.
   void flush();
@@ -46,6 +44,7 @@ class RequestLog {
   static constexpr std::size_t max_pending = 256 * 1024;
 
   void run();
+  void gather(const std::string& line);
 
   bool json_;
   bool quiet_;

@@ -489,8 +489,8 @@ TEST_CASE("listen's first lines name its secrets, store and capture directory, a
     CHECK(lines[3] == "tykhook listen: capture directory: none (no --capture-dir)");
     CHECK(lines[4] ==
           "tykhook listen: not kept: the deliveries themselves: each authentic one is answered "
-          "and then gone (the store keeps only its idempotency key); add --capture-dir DIR to "
-          "keep every one");
+          "and then gone (the store keeps only its idempotency key); add --forward-to URL or "
+          "--exec COMMAND to hand them on, or --capture-dir DIR to keep every one");
     // The second start finds the store's file.
     lines = start();
     REQUIRE(lines.size() == 5);

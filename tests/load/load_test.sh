@@ -15,13 +15,17 @@
 #           while no claim can be recorded, and 200 again once it is back, without restarting
 #           the receiver; the Redis password is never printed. Skipped (exit status 77)
 #           without redis-server, unless CI is set
+#   forward the load above with --forward-to a flaky application (load_application: 30 % of
+#           attempts answered 503 at random): every answer as designed and at once; then every
+#           acknowledged ok delivery reaches the application, and is answered 200 by it exactly
+#           once (a success is never repeated); none is dead or left waiting
 #   secrets no secret (webhook secret from a file, an option or the environment, the required
 #           header's value, in raw, hex and base64 forms) appears in any output, log, metrics
 #           or capture file
 # Exit status 0 when every check passed; each failure is explained on standard error.
 set -euo pipefail
 
-scenario=${1:?usage: load_test.sh load|kill|redis|secrets BUILD_DIR [SECONDS] [CONNECTIONS] [MAX_RSS_KB]}
+scenario=${1:?usage: load_test.sh load|kill|redis|secrets|forward BUILD_DIR [SECONDS] [CONNECTIONS] [MAX_RSS_KB]}
 build_dir=$(cd "${2:?BUILD_DIR}" && pwd)
 seconds=${3:-10}
 connections=${4:-64}
@@ -193,6 +197,59 @@ kill)
   expect_quiet_log restart
   "$client" check --secret-file "$work/secret" --records "$work/run.records" "$work/after.records" \
     --capture-dir "$work/captures" --allow-temporary || fail "captures after the replay (above)"
+  ;;
+
+forward)
+  app_port=$(free_port)
+  "$build_dir/tests/load_application" --port "$app_port" --fail-share 0.3 \
+    --successes "$work/successes" 2>"$work/application.log" &
+  app_pid=$!
+  pids+=("$app_pid")
+  for _ in $(seq 100); do
+    (: >"/dev/tcp/127.0.0.1/$app_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  store=sqlite:$work/store.db
+  quiet_listen listen --store "$store" --forward-to "http://127.0.0.1:$app_port/app" \
+    --retry-base 10ms --retry-cap 200ms --concurrency 16
+  step "$connections connections for $seconds s against $listen_url, forwarding to a flaky application"
+  load run --connections "$connections" --duration "$seconds" --expect strict \
+    || fail "answers not as designed (above)"
+  step "waiting for the queue to drain"
+  waiting() {
+    echo $(($("$tykhook" queue list --store "$store" --state pending | wc -l) +
+      $("$tykhook" queue list --store "$store" --state retrying | wc -l)))
+  }
+  drained=
+  for _ in $(seq 600); do
+    if [[ $(waiting) == 0 ]]; then drained=1; break; fi
+    sleep 0.1
+  done
+  [[ -n "$drained" ]] || fail "$(waiting) entries still waiting after 60 s"
+  stop_listen
+  kill -TERM "$app_pid"
+  wait "$app_pid" || true
+  dead=$("$tykhook" queue list --store "$store" --state dead | wc -l)
+  [[ $dead == 0 ]] || fail "$dead entries dead: $("$tykhook" queue list --store "$store" --state dead | head -n 3)"
+  step "checking every ok delivery reached the application exactly once"
+  python3 - "$work/run.records" "$work/successes" <<'CHECK' || fail "deliveries at the application (above)"
+import json, sys
+from collections import Counter
+ok = {r["key"] for r in map(json.loads, open(sys.argv[1])) if r["verdict"] == "ok"}
+got = Counter(line.strip() for line in open(sys.argv[2]) if line.strip())
+missing = ok - set(got)
+extra = set(got) - ok
+twice = [key for key, count in got.items() if count > 1]
+for what, keys in (("never reached the application", missing),
+                   ("reached it but were not acknowledged ok", extra),
+                   ("were answered 200 more than once", twice)):
+    if keys:
+        print(f"{len(keys)} deliveries {what}, e.g. {sorted(keys)[0]}", file=sys.stderr)
+print(f"{len(ok)} ok deliveries, each answered 200 once by the application")
+sys.exit(1 if missing or extra or twice else 0)
+CHECK
+  step "figures: $(cat "$work/run.summary")"
+  step "application: $(tail -n 1 "$work/application.log")"
   ;;
 
 redis)
