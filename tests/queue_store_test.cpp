@@ -3,6 +3,10 @@
 // the SQLite store (a file, processes, crashes) promise. Time is passed in, never slept through.
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +41,7 @@ using tykhook::QueueState;
 using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::TimePoint;
+using tykhook::test::read_file;
 using tykhook::test::TempDir;
 using tykhook::test::wait_until;
 
@@ -64,9 +69,12 @@ struct QueueStoreKind {
 };
 
 // Every store with a queue, each in a fresh place. A Redis store joins here once it holds one.
-std::vector<QueueStoreKind> queue_store_kinds(const TempDir& /*dir*/) {
+std::vector<QueueStoreKind> queue_store_kinds(const TempDir& dir) {
+  static std::atomic<int> counter{0};
+  const std::string sqlite_uri = "sqlite:" + dir.file("queue-" + std::to_string(++counter) + ".db");
   return {
       {"memory", false, [] { return open_store("memory:"); }},
+      {"sqlite", true, [sqlite_uri] { return open_store(sqlite_uri); }},
   };
 }
 
@@ -521,6 +529,185 @@ TEST_CASE("a full memory queue refuses a delivery, claims nothing, and never evi
   // The refused delivery was not claimed: once there is room it is queued.
   REQUIRE(store->drop("k1"));
   CHECK(store->claim_and_enqueue(delivery("k4", t0), long_ttl));
+}
+
+// ---- SQLite: a file that processes share, and that outlives them --------------------------------
+
+TEST_CASE("a sqlite queue entry survives closing and opening the file again") {
+  const TempDir dir;
+  const std::string uri = "sqlite:" + dir.file("reopen.db");
+  REQUIRE(open_store(uri)->claim_and_enqueue(delivery("k1", t0), long_ttl));
+  {
+    const auto store = open_store(uri);
+    const auto taken = store->take(t0, lease, 1);
+    REQUIRE(taken.size() == 1);
+    REQUIRE(store->finish("k1", taken[0].token, retrying_at(t0 + 1min, "connection refused")));
+  }
+  const auto store = open_store(uri);
+  const auto entry = store->find("k1");
+  REQUIRE(entry);
+  check_same_request(*entry, delivery("k1", t0));
+  CHECK(entry->state == QueueState::retrying);
+  CHECK(entry->attempts == 1);
+  CHECK(entry->next_attempt == t0 + 1min);
+  CHECK(entry->last_error == "connection refused");
+}
+
+TEST_CASE("a sqlite file from before the queue opens, keeps its claims and gains a queue") {
+  const TempDir dir;
+  const std::string path = dir.file("old.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    // The schema of the claims as it was before the queue.
+    const char* old_schema =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE tykhook_claims (key TEXT PRIMARY KEY NOT NULL, expires_at INTEGER NOT NULL)"
+        " WITHOUT ROWID;"
+        "CREATE INDEX tykhook_claims_by_expiry ON tykhook_claims (expires_at);"
+        "INSERT INTO tykhook_claims VALUES ('old', 9223372036854775807);";
+    CHECK(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const auto store = open_store("sqlite:" + path);
+  CHECK_FALSE(store->claim_and_enqueue(delivery("old", t0), long_ttl));
+  CHECK(store->claim_and_enqueue(delivery("new", t0), long_ttl));
+  CHECK(store->take(t0, lease, 10).size() == 1);
+}
+
+// Forks a child that runs `body` and exits with its result (2 when it throws); never returns in
+// the child. The test process has no other thread when it forks.
+template <class Body>
+pid_t fork_child(Body&& body) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int status = 2;
+    try {
+      status = body();
+    } catch (...) {
+    }
+    _exit(status);
+  }
+  return pid;
+}
+
+// The whole lines of the file at `path`: a line without its "\n" was not completely reported.
+std::vector<std::string> whole_lines(const std::string& path) {
+  const std::string text = read_file(path);
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+int wait_status(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Writes `line` and a newline to `fd` with one write, so that a kill leaves only whole lines.
+// For a forked child: it throws rather than report through the test framework.
+void report(int fd, const std::string& line) {
+  const std::string text = line + "\n";
+  if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    throw std::runtime_error("cannot write");
+  }
+}
+
+TEST_CASE("every entry that a process reported queued survives a SIGKILL of the process") {
+  const TempDir dir;
+  const std::string uri = "sqlite:" + dir.file("killed.db");
+  const std::string out = dir.file("out");
+  const pid_t pid = fork_child([&] {
+    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    const auto store = open_store(uri);
+    for (int i = 0;; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      if (store->claim_and_enqueue(delivery(key, t0 + i * 1ns), long_ttl)) report(fd, key);
+    }
+    return 0;
+  });
+  wait_until("the child to report 100 entries", [&] { return whole_lines(out).size() >= 100; });
+  kill(pid, SIGKILL);
+  CHECK(wait_status(pid) == -1);
+  const auto reported = whole_lines(out);
+  REQUIRE(reported.size() >= 100);
+  const auto store = open_store(uri);
+  int lost = 0;
+  for (std::size_t i = 0; i < reported.size(); ++i) {
+    const auto entry = store->find(reported[i]);
+    if (!entry || entry->request.body != delivery(reported[i], t0).request.body) ++lost;
+  }
+  CHECK(lost == 0);
+  // No claim of the process is left without its entry, either (a claim it won but had not
+  // reported yet has its entry too).
+  CHECK(store->size() == store->counts().pending);
+}
+
+TEST_CASE("two processes taking from one sqlite file never get the same entry") {
+  constexpr int key_count = 1000;
+  // SQLite's lock waits are not fair: one process may take every entry before the other gets a
+  // turn. So each pauses briefly after a take, as a worker does while it hands entries on, and
+  // a round that one process took entirely still counts, but then another one is run.
+  constexpr int max_rounds = 3;
+  const TempDir dir(fast_directory());
+  int races = 0;
+  for (int round = 0; round < max_rounds && races == 0; ++round) {
+    CAPTURE(round);
+    const std::string uri = "sqlite:" + dir.file("shared-" + std::to_string(round) + ".db");
+    {
+      const auto store = open_store(uri);
+      for (int i = 0; i < key_count; ++i) {
+        REQUIRE(
+            store->claim_and_enqueue(delivery("k" + std::to_string(i), t0 + i * 1ms), long_ttl));
+      }
+    }
+    // Both open the store, then wait on a pipe and start when it closes: they take at once.
+    int start[2];
+    REQUIRE(pipe(start) == 0);
+    std::vector<std::string> outs;
+    std::vector<pid_t> pids;
+    for (int p = 0; p < 2; ++p) {
+      outs.push_back(dir.file("out-" + std::to_string(round) + "-" + std::to_string(p)));
+      pids.push_back(fork_child([&] {
+        close(start[1]);
+        const int fd = ::open(outs.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        const auto store = open_store(uri);
+        char byte = 0;
+        (void)read(start[0], &byte, 1);
+        // The same time and lease in both: only the lease keeps them apart. More takes than
+        // entries would never end: stop then.
+        for (int count = 0; count <= key_count;) {
+          const auto taken = store->take(t0 + 1h, 1h, 2);
+          if (taken.empty()) return 0;
+          for (const auto& each : taken) report(fd, each.entry.key);
+          count += static_cast<int>(taken.size());
+          std::this_thread::sleep_for(50us);
+        }
+        return 3;
+      }));
+    }
+    close(start[0]);
+    close(start[1]);
+    std::multiset<std::string> taken;
+    int processes_that_took = 0;
+    for (std::size_t p = 0; p < 2; ++p) {
+      CHECK(wait_status(pids[p]) == 0);
+      const auto lines = whole_lines(outs[p]);
+      processes_that_took += lines.empty() ? 0 : 1;
+      taken.insert(lines.begin(), lines.end());
+    }
+    races += processes_that_took > 1 ? 1 : 0;
+    CHECK(taken.size() == key_count);
+    CHECK(std::set<std::string>(taken.begin(), taken.end()).size() == key_count);
+  }
+  // Guards the test itself: without a round that both processes took from, nothing raced.
+  CHECK(races == 1);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "group_commit.h"
 #include "sqlite_db.h"
+#include "sqlite_queue.h"
 #include "store_impl.h"
 
 namespace tykhook::detail {
@@ -55,6 +56,7 @@ class SqliteStore final : public Store {
     release_ = db_.prepare(release_sql);
     size_ = db_.prepare(size_sql);
     sweep_ = db_.prepare(sweep_sql);
+    queue_ = std::make_unique<SqliteQueue>(db_);
   }
 
   bool claim(std::string_view key, std::chrono::milliseconds ttl) override {
@@ -62,7 +64,7 @@ class SqliteStore final : public Store {
     // Group commit: with synchronous=FULL every commit waits for an fsync, so the claims of
     // concurrent deliveries share one transaction rather than queue for one fsync each. A
     // claim returns only once the transaction that holds it has committed.
-    PendingClaim pending{key, ttl};
+    PendingClaim pending{key, ttl, nullptr};
     group_.submit(pending, [this](std::vector<PendingClaim*>& batch) { commit(batch); });
     return pending.won;
   }
@@ -82,16 +84,71 @@ class SqliteStore final : public Store {
 
   bool durable() const override { return true; }
 
+  // ---- the queue (sqlite_queue.cpp) -----------------------------------------------------------
+
+  bool has_queue() const override { return true; }
+
+  bool claim_and_enqueue(const QueueEntry& entry, std::chrono::milliseconds ttl) override {
+    check_ttl(ttl);
+    // The claim and its entry go into the same group commit, so into one transaction.
+    PendingClaim pending{entry.key, ttl, &entry};
+    group_.submit(pending, [this](std::vector<PendingClaim*>& batch) { commit(batch); });
+    return pending.won;
+  }
+
+  std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease,
+                                std::size_t max) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->take(now, lease, max);
+  }
+
+  bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->finish(key, token, record);
+  }
+
+  std::optional<TimePoint> next_due() override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->next_due();
+  }
+
+  std::vector<QueueEntry> list(std::optional<QueueState> state, std::size_t limit) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->list(state, limit);
+  }
+
+  std::optional<QueueEntry> find(std::string_view key) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->find(key);
+  }
+
+  bool retry(std::string_view key, TimePoint now) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->retry(key, now);
+  }
+
+  bool drop(std::string_view key) override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->drop(key);
+  }
+
+  QueueCounts counts() override {
+    const std::lock_guard lock(db_mutex_);
+    return queue_->counts();
+  }
+
  private:
   struct PendingClaim {
     std::string_view key;
     std::chrono::milliseconds ttl;
+    const QueueEntry* entry;  // queued in the same transaction when the claim wins; or none
     bool won = false;
   };
 
-  // Records a batch of claims in one transaction, in their order (so of two claims of one key
-  // in a batch, the first wins), and commits it. Throws tykhook::Error, with nothing recorded,
-  // when any step fails: the batch's callers all answer 503 then, and nothing is lost.
+  // Records a batch of claims (and the entries of those that win) in one transaction, in their
+  // order (so of two claims of one key in a batch, the first wins), and commits it. Throws
+  // tykhook::Error, with nothing recorded, when any step fails: the batch's callers all answer
+  // 503 then, and nothing is lost.
   void commit(std::vector<PendingClaim*>& batch) {
     const std::lock_guard lock(db_mutex_);
     try {
@@ -109,6 +166,7 @@ class SqliteStore final : public Store {
           sqlite3_bind_int64(claim_.get(), 3, now);
           db_.run(claim_.get(), "cannot record a claim");
           pending->won = sqlite3_changes(db_.handle()) == 1;
+          if (pending->won && pending->entry != nullptr) queue_->enqueue(*pending->entry, expires);
         }
       });
     } catch (...) {
@@ -119,15 +177,18 @@ class SqliteStore final : public Store {
 
   // Runs inside a claim's transaction, before its claims. A sweep that meets a lock is
   // skipped: the next claim tries again, and expired keys only cost space meanwhile (the claim
-  // statement takes them over anyway).
+  // statement takes them over anyway). Done and dead queue entries go with their claims;
+  // waiting ones never do.
   void sweep(std::int64_t now) {
     sqlite3_bind_int64(sweep_.get(), 1, now);
     sqlite3_bind_int(sweep_.get(), 2, sweep_batch);
     const int rc = sqlite3_step(sweep_.get());
     sqlite3_reset(sweep_.get());
     if (rc != SQLITE_DONE && !is_busy(rc)) db_.fail(rc, "cannot delete expired claims");
+    const bool more_claims = rc == SQLITE_DONE && sqlite3_changes(db_.handle()) == sweep_batch;
+    const auto entries = queue_->sweep(now, sweep_batch);
     // A full batch suggests more: sweep again at the next claim.
-    const bool more = rc == SQLITE_DONE && sqlite3_changes(db_.handle()) == sweep_batch;
+    const bool more = more_claims || entries == sweep_batch;
     next_sweep_ = std::chrono::steady_clock::now() +
                   (more ? std::chrono::steady_clock::duration::zero() : sweep_interval);
   }
@@ -140,6 +201,7 @@ class SqliteStore final : public Store {
   Statement release_;
   Statement size_;
   Statement sweep_;
+  std::unique_ptr<SqliteQueue> queue_;
   std::chrono::steady_clock::time_point next_sweep_{};
 };
 
