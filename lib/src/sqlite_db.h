@@ -1,0 +1,94 @@
+#pragma once
+
+// Private to the library: one SQLite connection of the store, with the few steps every
+// statement of the store goes through (prepare, run, retry while another process holds a
+// lock, and an error message that names the store and says what to do).
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tykhook::detail {
+
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+/// A prepared statement, finalized when it goes.
+using Statement = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+/// Whether `rc` says that another connection holds a lock.
+[[nodiscard]] bool is_busy(int rc);
+
+/// An open database in WAL mode with synchronous=FULL. Not safe for concurrent use: its owner
+/// serialises the calls.
+class SqliteDb {
+ public:
+  /// Opens (creating if needed) the file at `path`. `uri` is what messages name. Throws
+  /// tykhook::Error when the file cannot be opened or set up.
+  SqliteDb(std::string_view path, std::string uri, std::chrono::milliseconds busy_timeout);
+
+  sqlite3* handle() const { return db_.get(); }
+  /// The URI that messages name.
+  const std::string& uri() const { return uri_; }
+
+  /// Throws tykhook::Error: `store "URI": WHAT: SQLite's message; what to do`.
+  [[noreturn]] void fail(int rc, std::string_view what) const;
+  Statement prepare(std::string_view sql) const;
+  /// Runs a statement of at most one row, retrying while it meets a lock. Returns the first
+  /// column of the row, if any.
+  std::optional<std::int64_t> run(sqlite3_stmt* statement, std::string_view what) const;
+  /// Runs `sql` (one or more statements), retrying while it meets a lock.
+  void exec(const char* sql, std::string_view what) const;
+  /// The first column of the first row of `sql`, as text.
+  std::string query_text(std::string_view sql, std::string_view what) const;
+  /// Calls `step` (which steps and resets a statement) again while it meets a lock, until the
+  /// busy timeout has passed in all; returns its last result code.
+  template <class Step>
+  int retry_while_busy(Step&& step) const {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout_;
+    for (int tries = 1;; ++tries) {
+      const int rc = step();
+      if (!is_busy(rc) || std::chrono::steady_clock::now() >= deadline) return rc;
+      pause(tries);
+    }
+  }
+
+  /// Runs `body` in a transaction that holds the write lock from its start (BEGIN IMMEDIATE),
+  /// and commits it; rolls back and rethrows when anything in it throws.
+  template <class Body>
+  void write_transaction(std::string_view what, Body&& body) const {
+    exec("BEGIN IMMEDIATE", what);
+    try {
+      body();
+      exec("COMMIT", what);
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
+
+ private:
+  struct DbClose {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  static void pause(int tries);
+  void rollback() const;
+
+  std::string uri_;
+  std::chrono::milliseconds busy_timeout_;
+  std::unique_ptr<sqlite3, DbClose> db_;
+};
+
+/// Binds `text` to parameter `index` as TEXT (copied).
+void bind_text(sqlite3_stmt* statement, int index, std::string_view text);
+/// Binds `bytes` to parameter `index` as a BLOB (copied).
+void bind_blob(sqlite3_stmt* statement, int index, std::string_view bytes);
+/// The bytes of column `index` (TEXT or BLOB) of the current row.
+[[nodiscard]] std::string column_bytes(sqlite3_stmt* statement, int index);
+
+}  // namespace tykhook::detail

@@ -1,0 +1,351 @@
+#include "sqlite_queue.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store_impl.h"
+#include "tykhook/error.h"
+
+namespace tykhook::detail {
+namespace {
+
+// One row per queued delivery. Times are Unix nanoseconds, so a TimePoint round-trips exactly;
+// expires_at (when the claim expires, and so when a done or dead entry goes) too. The request's
+// headers and body are BLOBs, byte for byte. lease_until and token are set while an attempt
+// holds the entry; the token fences a finish against a later take.
+constexpr const char* queue_schema_sql =
+    "CREATE TABLE IF NOT EXISTS tykhook_queue ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  headers BLOB NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  next_attempt INTEGER,"
+    "  last_error TEXT,"
+    "  retried INTEGER,"
+    "  lease_until INTEGER,"
+    "  token INTEGER,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX IF NOT EXISTS tykhook_queue_by_due ON tykhook_queue (state, next_attempt);"
+    "CREATE INDEX IF NOT EXISTS tykhook_queue_by_received ON tykhook_queue (state, received);";
+
+// The columns that read_entry reads, in its order; the token comes last.
+constexpr int token_column = 12;
+
+constexpr std::string_view enqueue_sql =
+    "INSERT INTO tykhook_queue (key, event, method, target, headers, body, received, state, "
+    "attempts, next_attempt, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?7, ?8) "
+    "ON CONFLICT (key) DO UPDATE SET event = excluded.event, method = excluded.method, "
+    "target = excluded.target, headers = excluded.headers, body = excluded.body, "
+    "received = excluded.received, state = 'pending', attempts = 0, "
+    "next_attempt = excluded.next_attempt, last_error = NULL, retried = NULL, "
+    "lease_until = NULL, token = NULL, expires_at = excluded.expires_at "
+    "WHERE tykhook_queue.state IN ('done', 'dead')";
+constexpr std::string_view sweep_sql =
+    "DELETE FROM tykhook_queue WHERE key IN (SELECT key FROM tykhook_queue "
+    "WHERE state IN ('done', 'dead') AND expires_at <= ?1 LIMIT ?2)";
+// One statement: the entries due, leased and counted, each with a new token.
+constexpr std::string_view take_sql =
+    "UPDATE tykhook_queue SET lease_until = ?2, token = random(), attempts = attempts + 1 "
+    "WHERE key IN (SELECT key FROM tykhook_queue WHERE state IN ('pending', 'retrying') "
+    "AND next_attempt <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
+    "ORDER BY next_attempt LIMIT ?3) "
+    "RETURNING key, event, method, target, headers, body, received, state, attempts, "
+    "next_attempt, last_error, retried, token";
+constexpr std::string_view finish_sql =
+    "UPDATE tykhook_queue SET state = ?3, next_attempt = ?4, last_error = ?5, "
+    "lease_until = NULL, token = NULL WHERE key = ?1 AND token = ?2";
+constexpr std::string_view next_due_sql =
+    "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) FROM tykhook_queue "
+    "WHERE state IN ('pending', 'retrying')";
+constexpr std::string_view list_all_sql =
+    "SELECT key, event, method, target, headers, body, received, state, attempts, "
+    "next_attempt, last_error, retried, token FROM tykhook_queue "
+    "ORDER BY received DESC, key LIMIT ?1";
+constexpr std::string_view list_state_sql =
+    "SELECT key, event, method, target, headers, body, received, state, attempts, "
+    "next_attempt, last_error, retried, token FROM tykhook_queue WHERE state = ?2 "
+    "ORDER BY received DESC, key LIMIT ?1";
+constexpr std::string_view find_sql =
+    "SELECT key, event, method, target, headers, body, received, state, attempts, "
+    "next_attempt, last_error, retried, token FROM tykhook_queue WHERE key = ?1";
+constexpr std::string_view retry_sql =
+    "UPDATE tykhook_queue SET state = 'pending', attempts = 0, next_attempt = ?2, retried = ?2, "
+    "lease_until = NULL, token = NULL WHERE key = ?1";
+constexpr std::string_view drop_sql = "DELETE FROM tykhook_queue WHERE key = ?1";
+constexpr std::string_view counts_sql = "SELECT state, count(*) FROM tykhook_queue GROUP BY state";
+constexpr std::string_view oldest_waiting_sql =
+    "SELECT min(received) FROM tykhook_queue WHERE state IN ('pending', 'retrying')";
+
+std::int64_t nanoseconds(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint time_point(std::int64_t ns) { return TimePoint(std::chrono::nanoseconds(ns)); }
+
+std::int64_t unix_ns_from_ms(std::int64_t ms) {
+  constexpr std::int64_t per_ms = 1'000'000;
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  return ms > max / per_ms ? max : ms * per_ms;
+}
+
+// Headers as one BLOB: for each, its name's length (4 bytes, big-endian), the name, its
+// value's length and the value. Any bytes survive, in order.
+void put_length(std::string& out, std::size_t length) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((length >> shift) & 0xff));
+  }
+}
+
+std::string encode_headers(const std::vector<Header>& headers) {
+  std::string out;
+  for (const auto& header : headers) {
+    put_length(out, header.name.size());
+    out += header.name;
+    put_length(out, header.value.size());
+    out += header.value;
+  }
+  return out;
+}
+
+std::optional<std::string> take_part(std::string_view& in) {
+  if (in.size() < 4) return std::nullopt;
+  std::size_t length = 0;
+  for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(in[i]);
+  in.remove_prefix(4);
+  if (in.size() < length) return std::nullopt;
+  std::string part(in.substr(0, length));
+  in.remove_prefix(length);
+  return part;
+}
+
+std::optional<std::vector<Header>> decode_headers(std::string_view in) {
+  std::vector<Header> headers;
+  while (!in.empty()) {
+    auto name = take_part(in);
+    if (!name) return std::nullopt;
+    auto value = take_part(in);
+    if (!value) return std::nullopt;
+    headers.push_back({std::move(*name), std::move(*value)});
+  }
+  return headers;
+}
+
+std::optional<std::int64_t> column_int(sqlite3_stmt* statement, int index) {
+  if (sqlite3_column_type(statement, index) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(statement, index);
+}
+
+void bind_time(sqlite3_stmt* statement, int index, std::optional<TimePoint> t) {
+  if (t) {
+    sqlite3_bind_int64(statement, index, nanoseconds(*t));
+  } else {
+    sqlite3_bind_null(statement, index);
+  }
+}
+
+}  // namespace
+
+SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
+  db_.exec(queue_schema_sql, "cannot set up");
+  enqueue_ = db_.prepare(enqueue_sql);
+  sweep_ = db_.prepare(sweep_sql);
+  take_ = db_.prepare(take_sql);
+  finish_ = db_.prepare(finish_sql);
+  next_due_ = db_.prepare(next_due_sql);
+  list_all_ = db_.prepare(list_all_sql);
+  list_state_ = db_.prepare(list_state_sql);
+  find_ = db_.prepare(find_sql);
+  retry_ = db_.prepare(retry_sql);
+  drop_ = db_.prepare(drop_sql);
+  counts_ = db_.prepare(counts_sql);
+  oldest_waiting_ = db_.prepare(oldest_waiting_sql);
+}
+
+void SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms) {
+  sqlite3_stmt* statement = enqueue_.get();
+  bind_text(statement, 1, entry.key);
+  bind_text(statement, 2, entry.event);
+  bind_text(statement, 3, entry.request.method);
+  bind_text(statement, 4, entry.request.target);
+  bind_blob(statement, 5, encode_headers(entry.request.headers));
+  bind_blob(statement, 6, entry.request.body);
+  sqlite3_bind_int64(statement, 7, nanoseconds(entry.received));
+  sqlite3_bind_int64(statement, 8, unix_ns_from_ms(expires_unix_ms));
+  db_.run(statement, "cannot queue a delivery");
+}
+
+std::optional<int> SqliteQueue::sweep(std::int64_t now_unix_ms, int batch) {
+  sqlite3_bind_int64(sweep_.get(), 1, unix_ns_from_ms(now_unix_ms));
+  sqlite3_bind_int(sweep_.get(), 2, batch);
+  const int rc = sqlite3_step(sweep_.get());
+  sqlite3_reset(sweep_.get());
+  if (is_busy(rc)) return std::nullopt;
+  if (rc != SQLITE_DONE) db_.fail(rc, "cannot delete expired queue entries");
+  return sqlite3_changes(db_.handle());
+}
+
+template <class Row>
+void SqliteQueue::each_row(sqlite3_stmt* statement, std::string_view what, Row&& row) {
+  int rc = SQLITE_ROW;
+  try {
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
+  } catch (...) {
+    sqlite3_reset(statement);
+    throw;
+  }
+  sqlite3_reset(statement);
+  if (rc != SQLITE_DONE) db_.fail(rc, what);
+}
+
+QueueEntry SqliteQueue::read_entry(sqlite3_stmt* statement) const {
+  QueueEntry entry;
+  entry.key = column_bytes(statement, 0);
+  entry.event = column_bytes(statement, 1);
+  entry.request.method = column_bytes(statement, 2);
+  entry.request.target = column_bytes(statement, 3);
+  auto headers = decode_headers(column_bytes(statement, 4));
+  if (!headers) {
+    throw Error(where(db_.uri()) + "queue entry " + entry.key +
+                " has headers that cannot be read; drop it (tykhook queue drop) or move the "
+                "file away");
+  }
+  entry.request.headers = std::move(*headers);
+  entry.request.body = column_bytes(statement, 5);
+  entry.received = time_point(sqlite3_column_int64(statement, 6));
+  const auto state = parse_queue_state(column_bytes(statement, 7));
+  if (!state) {
+    throw Error(where(db_.uri()) + "queue entry " + entry.key +
+                " has an unknown state; drop it (tykhook queue drop) or move the file away");
+  }
+  entry.state = *state;
+  entry.attempts = static_cast<unsigned>(sqlite3_column_int64(statement, 8));
+  if (const auto next = column_int(statement, 9)) entry.next_attempt = time_point(*next);
+  if (sqlite3_column_type(statement, 10) != SQLITE_NULL) {
+    entry.last_error = column_bytes(statement, 10);
+  }
+  if (const auto retried = column_int(statement, 11)) entry.retried = time_point(*retried);
+  return entry;
+}
+
+std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseconds lease,
+                                           std::size_t max) {
+  std::vector<LeasedEntry> taken;
+  if (max == 0) return taken;
+  const auto until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease);
+  db_.write_transaction("cannot take queued deliveries", [&] {
+    taken.clear();
+    sqlite3_bind_int64(take_.get(), 1, nanoseconds(now));
+    sqlite3_bind_int64(take_.get(), 2, nanoseconds(until));
+    const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
+    sqlite3_bind_int64(take_.get(), 3, static_cast<std::int64_t>(most));
+    each_row(take_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
+      taken.push_back(
+          {read_entry(row), static_cast<std::uint64_t>(sqlite3_column_int64(row, token_column))});
+    });
+  });
+  // RETURNING gives the rows in no set order: oldest due first, as the memory store does.
+  std::stable_sort(taken.begin(), taken.end(), [](const LeasedEntry& a, const LeasedEntry& b) {
+    return a.entry.next_attempt < b.entry.next_attempt;
+  });
+  return taken;
+}
+
+bool SqliteQueue::finish(std::string_view key, std::uint64_t token, const AttemptRecord& record) {
+  if (record.state == QueueState::pending) {
+    throw std::invalid_argument("Store::finish: an attempt ends done, retrying or dead");
+  }
+  if (record.state == QueueState::retrying && !record.next_attempt) {
+    throw std::invalid_argument("Store::finish: a retrying record needs its next_attempt");
+  }
+  sqlite3_stmt* statement = finish_.get();
+  bind_text(statement, 1, key);
+  sqlite3_bind_int64(statement, 2, static_cast<std::int64_t>(token));
+  bind_text(statement, 3, to_string(record.state));
+  bind_time(statement, 4,
+            record.state == QueueState::retrying ? record.next_attempt : std::nullopt);
+  if (record.error) {
+    bind_text(statement, 5, *record.error);
+  } else {
+    sqlite3_bind_null(statement, 5);
+  }
+  db_.run(statement, "cannot record an attempt");
+  return sqlite3_changes(db_.handle()) == 1;
+}
+
+std::optional<TimePoint> SqliteQueue::next_due() {
+  std::optional<TimePoint> due;
+  each_row(next_due_.get(), "cannot read the queue", [&](sqlite3_stmt* row) {
+    if (const auto ns = column_int(row, 0)) due = time_point(*ns);
+  });
+  return due;
+}
+
+std::vector<QueueEntry> SqliteQueue::list(std::optional<QueueState> state, std::size_t limit) {
+  sqlite3_stmt* statement = state ? list_state_.get() : list_all_.get();
+  const auto most = std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max());
+  sqlite3_bind_int64(statement, 1, static_cast<std::int64_t>(most));
+  if (state) bind_text(statement, 2, to_string(*state));
+  std::vector<QueueEntry> entries;
+  each_row(statement, "cannot list the queue",
+           [&](sqlite3_stmt* row) { entries.push_back(read_entry(row)); });
+  return entries;
+}
+
+std::optional<QueueEntry> SqliteQueue::find(std::string_view key) {
+  bind_text(find_.get(), 1, key);
+  std::optional<QueueEntry> entry;
+  each_row(find_.get(), "cannot read the queue",
+           [&](sqlite3_stmt* row) { entry = read_entry(row); });
+  return entry;
+}
+
+bool SqliteQueue::retry(std::string_view key, TimePoint now) {
+  bind_text(retry_.get(), 1, key);
+  sqlite3_bind_int64(retry_.get(), 2, nanoseconds(now));
+  db_.run(retry_.get(), "cannot send a queued delivery back");
+  return sqlite3_changes(db_.handle()) == 1;
+}
+
+bool SqliteQueue::drop(std::string_view key) {
+  bind_text(drop_.get(), 1, key);
+  db_.run(drop_.get(), "cannot drop a queued delivery");
+  return sqlite3_changes(db_.handle()) == 1;
+}
+
+QueueCounts SqliteQueue::counts() {
+  QueueCounts counts;
+  each_row(counts_.get(), "cannot count the queue", [&](sqlite3_stmt* row) {
+    const auto state = parse_queue_state(column_bytes(row, 0));
+    const auto count = static_cast<std::size_t>(sqlite3_column_int64(row, 1));
+    if (!state) return;
+    switch (*state) {
+      case QueueState::pending:
+        counts.pending = count;
+        break;
+      case QueueState::retrying:
+        counts.retrying = count;
+        break;
+      case QueueState::done:
+        counts.done = count;
+        break;
+      case QueueState::dead:
+        counts.dead = count;
+        break;
+    }
+  });
+  each_row(oldest_waiting_.get(), "cannot count the queue", [&](sqlite3_stmt* row) {
+    if (const auto ns = column_int(row, 0)) counts.oldest_waiting = time_point(*ns);
+  });
+  return counts;
+}
+
+}  // namespace tykhook::detail
