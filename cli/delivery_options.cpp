@@ -115,7 +115,7 @@ WorkerOptions worker_options(const DeliveryOptions& options, std::shared_ptr<Tar
   // that is still running would be taken again by another worker.
   const auto timeout =
       duration_of(options.exec.empty() ? options.forward_timeout : options.exec_timeout);
-  worker.lease = timeout + std::max(timeout, std::chrono::milliseconds(30'000));
+  worker.lease = timeout + std::max(timeout, std::chrono::milliseconds(5'000));
   return worker;
 }
 

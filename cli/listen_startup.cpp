@@ -69,7 +69,6 @@ void store_line(const StartupLines& lines, const ListenOptions& options, bool ex
   const bool memory = has_scheme(options.store, "memory:");
   std::string where;
   std::string keeps = "idempotency keys for " + kept_for;
-  if (queue) keeps += ", and the queue of deliveries to hand on";
   if (!path.empty()) {
     where = where_and_whether_created(path, existed);
     keeps += ", on disk";
@@ -78,6 +77,7 @@ void store_line(const StartupLines& lines, const ListenOptions& options, bool ex
   } else {
     keeps += ", shared by every receiver that uses it";
   }
+  if (queue) keeps += ", and the queue of deliveries to hand on";
   nlohmann::ordered_json fields = {{"store", options.store}};
   fields["path"] = path.empty() ? nullptr : nlohmann::ordered_json(absolute_path(path));
   fields["created"] = !path.empty() && !existed;

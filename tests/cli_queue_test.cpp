@@ -83,6 +83,7 @@ TEST_CASE("while the application is down every delivery is answered 200, and rea
   Application app;  // not started: down
   Receiver receiver(dir, {"--forward-to", app.url()});
   REQUIRE(receiver.startup.size() == 6);
+  CAPTURE(receiver.startup[2]);
   CHECK(receiver.startup[2].ends_with(
       "idempotency keys for 7d, on disk, and the queue of deliveries to hand on"));
   CHECK(receiver.startup[4] == "tykhook listen: hands on: each ok delivery to " + app.url() +
@@ -296,7 +297,8 @@ TEST_CASE("kill -9 with deliveries waiting: after a restart every one reaches th
   Application app;  // down
   std::string store;
   {
-    Receiver receiver(dir, {"--forward-to", app.url()});
+    // A short timeout, so that the leases of the attempts the kill interrupts end soon.
+    Receiver receiver(dir, {"--forward-to", app.url(), "--forward-timeout", "1s"});
     store = receiver.store;
     REQUIRE(receiver.send_all().status == 0);
     receiver.process->signal(SIGKILL);
@@ -304,7 +306,7 @@ TEST_CASE("kill -9 with deliveries waiting: after a restart every one reaches th
   }
   CHECK(queue_list(store).size() == 13);
   app.start();
-  Receiver again(dir, {"--forward-to", app.url()});
+  Receiver again(dir, {"--forward-to", app.url(), "--forward-timeout", "1s"});
   REQUIRE(wait_until(
       "every delivery done after the restart", [&] { return in_state(store, "done") == 13; }, 20s));
   std::set<std::string> keys;

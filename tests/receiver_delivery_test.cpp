@@ -242,7 +242,7 @@ TEST_CASE("a handler that throws is answered 200 at once, and tried again until 
     const std::lock_guard lock(mutex);
     return attempts.size() == 2;
   }));
-  CHECK(attempts[0] == "retry retrying handler of UserRegistered: database is down");
+  CHECK(attempts[0] == "retry retrying handler failed: database is down");
   CHECK(attempts[1] == "done done ");
   const std::string metrics = running.receiver().metrics();
   CHECK(metric_line(metrics, "tykhook_attempts_total{outcome=\"retry\"}") ==

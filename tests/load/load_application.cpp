@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<long> failed{0};
   httplib::Server server;
+  server.set_tcp_nodelay(true);
   server.Post(".*", [&](const httplib::Request& request, httplib::Response& response) {
     const std::string key = request.get_header_value("X-Tykhook-Delivery");
     const std::lock_guard lock(mutex);

@@ -33,6 +33,7 @@ Application::~Application() { stop(); }
 void Application::start() {
   stop();
   server_ = std::make_unique<httplib::Server>();
+  server_->set_tcp_nodelay(true);
   const auto handle = [this](const httplib::Request& request, httplib::Response& response) {
     Received got{.method = request.method,
                  .path = request.path,

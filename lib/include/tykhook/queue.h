@@ -28,8 +28,8 @@ struct QueueEntry {
   std::string event;     ///< the event's wire name
   Request request;       ///< method, target, headers and body, exactly as received
   TimePoint received{};  ///< when the receiver read it
-  QueueState state = QueueState::pending;
-  unsigned attempts = 0;  ///< attempts started so far (one in flight counts)
+  QueueState state = QueueState::pending;  ///< where it stands
+  unsigned attempts = 0;                   ///< attempts started so far (one in flight counts)
   /// When the next attempt is due: for pending and retrying entries; nullopt for done and dead.
   std::optional<TimePoint> next_attempt;
   std::optional<std::string> last_error;  ///< why the last attempt failed; nullopt before one
@@ -42,8 +42,8 @@ struct QueueEntry {
 /// with a token that is no longer the entry's (its lease ran out and another worker took it)
 /// changes nothing.
 struct LeasedEntry {
-  QueueEntry entry;  ///< as taken: attempts already counts this attempt
-  std::uint64_t token = 0;
+  QueueEntry entry;         ///< as taken: attempts already counts this attempt
+  std::uint64_t token = 0;  ///< this lease's, for finish()
 };
 
 /// How an attempt ended, as the store records it.
@@ -55,10 +55,10 @@ struct AttemptRecord {
 
 /// How many entries are in each state, and the oldest entry that is not done.
 struct QueueCounts {
-  std::size_t pending = 0;
-  std::size_t retrying = 0;
-  std::size_t done = 0;
-  std::size_t dead = 0;
+  std::size_t pending = 0;   ///< not tried yet, or sent back
+  std::size_t retrying = 0;  ///< waiting for their next attempt
+  std::size_t done = 0;      ///< taken by the target (until their claim expires)
+  std::size_t dead = 0;      ///< given up (until their claim expires)
   /// When the oldest pending or retrying entry was received; nullopt when there is none.
   std::optional<TimePoint> oldest_waiting;
 };

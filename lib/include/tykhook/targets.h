@@ -27,7 +27,7 @@ class GiveUp : public Error {
 /// How `--exec` runs a command.
 struct ExecOptions {
   std::string command;  ///< split into words (quotes honoured), run without a shell
-  std::chrono::milliseconds timeout{60'000};  ///< --exec-timeout: killed after this
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);  ///< --exec-timeout: then killed
   /// Environment variables the command does not inherit (the one holding the secret).
   std::vector<std::string> hidden_environment;
 };

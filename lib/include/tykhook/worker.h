@@ -27,7 +27,7 @@ enum class AttemptOutcome {
 
 /// The result of one attempt.
 struct AttemptResult {
-  AttemptOutcome outcome = AttemptOutcome::done;
+  AttemptOutcome outcome = AttemptOutcome::done;  ///< done, retry or dead
   /// Why it failed, for the log and `queue show` (never a body or a secret); empty when done.
   std::string error;
   /// The target's own wait before the next attempt (Retry-After), honoured up to the cap.
@@ -71,18 +71,18 @@ struct RetryPolicy {
 
 /// One attempt as a worker made it: for logs and metrics.
 struct AttemptReport {
-  const QueueEntry& entry;  ///< as taken (attempts counts this attempt)
-  const AttemptResult& result;
-  const AttemptRecord& record;  ///< what the store now holds
-  std::chrono::microseconds duration{0};
+  const QueueEntry& entry;                ///< as taken (attempts counts this attempt)
+  const AttemptResult& result;            ///< what the target answered
+  const AttemptRecord& record;            ///< what the store now holds
+  std::chrono::microseconds duration{0};  ///< how long the target took
 };
 
 /// How a Worker hands queued deliveries on.
 struct WorkerOptions {
-  std::shared_ptr<Store> store;  ///< a store with a queue (has_queue())
-  std::shared_ptr<Target> target;
-  RetryPolicy retry;
-  std::size_t concurrency = 8;  ///< attempts at once
+  std::shared_ptr<Store> store;    ///< a store with a queue (has_queue())
+  std::shared_ptr<Target> target;  ///< what deliveries are handed to
+  RetryPolicy retry;               ///< when to try again and when to give up
+  std::size_t concurrency = 8;     ///< attempts at once
   /// How long an attempt holds its entry; a worker that dies lets it go after this. Longer than
   /// the target's own timeout.
   std::chrono::milliseconds lease{60'000};
