@@ -1,0 +1,128 @@
+// `tykhook work`: hands on what a receiver queued, without receiving; several workers on one
+// SQLite store, on loopback.
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_support.h"
+#include "support/application.h"
+
+using namespace tykhook::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string secret = "cli-work-secret-0b5e55";
+const std::map<std::string, std::string> secret_env = {{"PORTAL_WEBHOOKS_SECRET", secret}};
+
+// How many entries of `store` are in `state`.
+std::size_t in_state(const std::string& store, const std::string& state) {
+  const Run run = run_tykhook({"queue", "list", "--store", store, "--state", state});
+  REQUIRE(run.status == 0);
+  std::size_t lines = 0;
+  std::istringstream text(run.out);
+  for (std::string line; std::getline(text, line);) ++lines;
+  return lines;
+}
+
+// Queues every event's sample in `store` through a receiver whose application is down, and
+// stops the receiver: the entries wait in the store, retrying.
+void queue_every_event(const std::string& store, const std::string& down_url) {
+  Background listen({"listen", "--port", "0", "--store", store, "--forward-to", down_url,
+                     "--forward-timeout", "1s", "--retry-base", "10ms", "--retry-cap", "20ms"},
+                    secret_env);
+  const auto lines = read_startup_lines(listen);
+  REQUIRE(!lines.empty());
+  const int port = listening_port(lines.front());
+  REQUIRE(port > 0);
+  const Run sent = run_tykhook(
+      {"send", "--to", "http://127.0.0.1:" + std::to_string(port) + "/", "--all"}, {}, secret_env);
+  REQUIRE(sent.status == 0);
+  REQUIRE(wait_until("13 entries retrying", [&] { return in_state(store, "retrying") == 13; }));
+  listen.signal(SIGTERM);
+  CHECK(listen.wait().status == 0);
+}
+
+}  // namespace
+
+TEST_CASE("two workers on one store: every entry reaches the application, never by both at once") {
+  TempDir dir;
+  const std::string store = "sqlite:" + (dir.path() / "queue.db").string();
+  Application app;
+  queue_every_event(store, app.url());
+
+  // A slow application that notes every delivery in flight: two attempts of one entry at once
+  // would meet here.
+  std::mutex mutex;
+  std::set<std::string> in_flight;
+  std::vector<std::string> overlaps;
+  app.answer_with([&](const Received& got, httplib::Response& response) {
+    const std::string key = got.header("X-Tykhook-Delivery");
+    {
+      const std::lock_guard lock(mutex);
+      if (!in_flight.insert(key).second) overlaps.push_back(key);
+    }
+    std::this_thread::sleep_for(50ms);  // the behaviour under test: attempts that take a while
+    {
+      const std::lock_guard lock(mutex);
+      in_flight.erase(key);
+    }
+    response.status = 200;
+  });
+  app.start();
+  const std::vector<std::string> args = {"work",    "--store",       store, "--forward-to",
+                                         app.url(), "--concurrency", "4",   "--forward-timeout",
+                                         "5s"};
+  Background first(args, secret_env);
+  Background second(args, secret_env);
+  REQUIRE(wait_until(
+      "13 entries done", [&] { return in_state(store, "done") == 13; }, 20s));
+  first.signal(SIGTERM);
+  second.signal(SIGTERM);
+  const Run first_run = first.wait();
+  const Run second_run = second.wait();
+  CHECK(first_run.status == 0);
+  CHECK(second_run.status == 0);
+
+  const std::lock_guard lock(mutex);
+  CHECK(overlaps.empty());
+  std::multiset<std::string> keys;
+  for (const auto& got : app.received()) keys.insert(got.header("X-Tykhook-Delivery"));
+  CHECK(keys.size() == 13);  // each succeeded at its first attempt here, so once each
+  CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == 13);
+  // Both took a share: the store handed entries to either.
+  CHECK(first_run.err.find(" done -> done ") != std::string::npos);
+  CHECK(second_run.err.find(" done -> done ") != std::string::npos);
+}
+
+TEST_CASE("work says what it hands on, and refuses what cannot work, with the fix") {
+  TempDir dir;
+  const std::string store = "sqlite:" + (dir.path() / "queue.db").string();
+  const Run no_target = run_tykhook({"work", "--store", store});
+  CHECK(no_target.status == 2);
+  CHECK(no_target.err == "tykhook work: no target; give --forward-to URL or --exec COMMAND\n");
+  const Run no_store = run_tykhook({"work", "--exec", "true"});
+  CHECK(no_store.status == 2);
+  CHECK(no_store.err.find("--store") != std::string::npos);
+  const Run unclosed = run_tykhook({"work", "--store", store, "--exec", "app 'unclosed"});
+  CHECK(unclosed.status == 2);
+  CHECK(unclosed.err.find("quote") != std::string::npos);
+
+  Background work({"work", "--store", store, "--exec", "true"});
+  const auto first = work.next_error_line();
+  REQUIRE(first.has_value());
+  CHECK(*first == "tykhook work: queue: " + store);
+  const auto second = work.next_error_line();
+  REQUIRE(second.has_value());
+  CHECK(second->starts_with("tykhook work: hands on: each ok delivery to "));
+  work.signal(SIGTERM);
+  CHECK(work.wait().status == 0);
+}
