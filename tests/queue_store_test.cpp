@@ -41,7 +41,7 @@ using tykhook::QueueState;
 using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::TimePoint;
-using tykhook::test::read_file;
+using tykhook::test::whole_lines;
 using tykhook::test::TempDir;
 using tykhook::test::wait_until;
 
@@ -590,18 +590,6 @@ pid_t fork_child(Body&& body) {
     _exit(status);
   }
   return pid;
-}
-
-// The whole lines of the file at `path`: a line without its "\n" was not completely reported.
-std::vector<std::string> whole_lines(const std::string& path) {
-  const std::string text = read_file(path);
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
 }
 
 int wait_status(pid_t pid) {

@@ -50,6 +50,7 @@ using tykhook::test::accepts_connections;
 using tykhook::test::free_port;
 using tykhook::test::TempDir;
 using tykhook::test::wait_until;
+using tykhook::test::whole_lines;
 
 constexpr auto long_ttl = std::chrono::milliseconds(10min);
 
@@ -229,19 +230,6 @@ class ScopedEnv {
   std::string name_;
   std::optional<std::string> previous_;
 };
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  // Only whole lines: a line without its "\n" was not completely reported.
-  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
 
 }  // namespace
 
@@ -447,7 +435,7 @@ TEST_CASE("several processes claiming the same keys on one sqlite file find one 
     std::multiset<std::string> won;
     int processes_that_won = 0;
     for (int p = 0; p < process_count; ++p) {
-      auto lines = read_lines(dir.file("out-" + std::to_string(p)));
+      auto lines = whole_lines(dir.file("out-" + std::to_string(p)));
       processes_that_won += lines.empty() ? 0 : 1;
       for (auto& key : lines) won.insert(std::move(key));
     }
@@ -465,10 +453,10 @@ TEST_CASE("every claim that a process reported survives a SIGKILL of the process
   const std::string out = dir.file("out");
   const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000"}, out);
   // Kill it mid-run: once it has reported a hundred claims.
-  wait_until("the claimer to report 100 claims", [&] { return read_lines(out).size() >= 100; });
+  wait_until("the claimer to report 100 claims", [&] { return whole_lines(out).size() >= 100; });
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == -1);
-  const auto reported = read_lines(out);
+  const auto reported = whole_lines(out);
   REQUIRE(reported.size() >= 100);
   const auto store = open_store(uri);
   int lost = 0;
@@ -483,10 +471,10 @@ TEST_CASE("every claim that one of 8 threads reported survives a SIGKILL, and no
   const std::string uri = "sqlite:" + dir.file("killed-threads.db");
   const std::string out = dir.file("out");
   const pid_t pid = spawn({TYKHOOK_STORE_CLAIMER, uri, "0", "1000000", "0", "0", "8"}, out);
-  wait_until("the claimer to report 200 claims", [&] { return read_lines(out).size() >= 200; });
+  wait_until("the claimer to report 200 claims", [&] { return whole_lines(out).size() >= 200; });
   kill(pid, SIGKILL);
   CHECK(wait_exit(pid) == -1);
-  const auto reported = read_lines(out);
+  const auto reported = whole_lines(out);
   REQUIRE(reported.size() >= 200);
   CHECK(std::set<std::string>(reported.begin(), reported.end()).size() == reported.size());
   const auto store = open_store(uri);

@@ -41,6 +41,17 @@ std::string read_file(const fs::path& path) {
   return bytes.str();
 }
 
+std::vector<std::string> whole_lines(const std::filesystem::path& path) {
+  const std::string text = read_file(path);
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (auto end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 void write_file(const fs::path& path, std::string_view bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }

@@ -30,6 +30,10 @@ class TempDir {
 /// The bytes of the file at `path`; "" when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
+/// The whole lines of the file at `path`, without their "\n": a last line without one is left
+/// out (a writer that was killed did not finish it).
+std::vector<std::string> whole_lines(const std::filesystem::path& path);
+
 /// Writes `bytes` to the file at `path`, replacing what it held.
 void write_file(const std::filesystem::path& path, std::string_view bytes);
 
