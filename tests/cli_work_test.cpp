@@ -33,11 +33,12 @@ std::size_t in_state(const std::string& store, const std::string& state) {
   return lines;
 }
 
-// Queues every event's sample in `store` through a receiver whose application is down, and
-// stops the receiver: the entries wait in the store, retrying.
+// Queues every event's sample in `store` through a receiver whose application is down and that
+// gives up after one attempt, stops the receiver, and sends the entries back: they wait in the
+// store, pending.
 void queue_every_event(const std::string& store, const std::string& down_url) {
   Background listen({"listen", "--port", "0", "--store", store, "--forward-to", down_url,
-                     "--forward-timeout", "1s", "--retry-base", "10ms", "--retry-cap", "20ms"},
+                     "--max-attempts", "1"},
                     secret_env);
   const auto lines = read_startup_lines(listen);
   REQUIRE(!lines.empty());
@@ -46,9 +47,12 @@ void queue_every_event(const std::string& store, const std::string& down_url) {
   const Run sent = run_tykhook(
       {"send", "--to", "http://127.0.0.1:" + std::to_string(port) + "/", "--all"}, {}, secret_env);
   REQUIRE(sent.status == 0);
-  REQUIRE(wait_until("13 entries retrying", [&] { return in_state(store, "retrying") == 13; }));
+  REQUIRE(wait_until("13 entries dead", [&] { return in_state(store, "dead") == 13; }));
   listen.signal(SIGTERM);
   CHECK(listen.wait().status == 0);
+  const Run retried = run_tykhook({"queue", "retry", "--store", store, "--dead"});
+  CHECK(retried.err == "tykhook queue retry: 13 dead entries sent back\n");
+  CHECK(in_state(store, "pending") == 13);
 }
 
 }  // namespace

@@ -31,6 +31,10 @@ class SqliteQueue {
   std::optional<int> sweep(std::int64_t now_unix_ms, int batch);
 
   std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease, std::size_t max);
+  /// Throws std::invalid_argument for a record that no attempt ends with (pending; retrying
+  /// without a next attempt).
+  static void check(const AttemptRecord& record);
+  /// Records an attempt's end, inside the caller's transaction (the store's group commit).
   bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record);
   std::optional<TimePoint> next_due();
   std::vector<QueueEntry> list(std::optional<QueueState> state, std::size_t limit);

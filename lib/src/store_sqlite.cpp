@@ -64,8 +64,8 @@ class SqliteStore final : public Store {
     // Group commit: with synchronous=FULL every commit waits for an fsync, so the claims of
     // concurrent deliveries share one transaction rather than queue for one fsync each. A
     // claim returns only once the transaction that holds it has committed.
-    PendingClaim pending{key, ttl, nullptr};
-    group_.submit(pending, [this](std::vector<PendingClaim*>& batch) { commit(batch); });
+    PendingWrite pending{.key = key, .ttl = ttl};
+    group_.submit(pending, [this](std::vector<PendingWrite*>& batch) { commit(batch); });
     return pending.won;
   }
 
@@ -91,8 +91,8 @@ class SqliteStore final : public Store {
   bool claim_and_enqueue(const QueueEntry& entry, std::chrono::milliseconds ttl) override {
     check_ttl(ttl);
     // The claim and its entry go into the same group commit, so into one transaction.
-    PendingClaim pending{entry.key, ttl, &entry};
-    group_.submit(pending, [this](std::vector<PendingClaim*>& batch) { commit(batch); });
+    PendingWrite pending{.key = entry.key, .ttl = ttl, .entry = &entry};
+    group_.submit(pending, [this](std::vector<PendingWrite*>& batch) { commit(batch); });
     return pending.won;
   }
 
@@ -103,8 +103,12 @@ class SqliteStore final : public Store {
   }
 
   bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record) override {
-    const std::lock_guard lock(db_mutex_);
-    return queue_->finish(key, token, record);
+    SqliteQueue::check(record);  // here, not in the batch: misuse must not fail others' claims
+    // The ends of attempts join the claims' group commit: under load, one fsync records the
+    // deliveries that arrived and the attempts that ended meanwhile.
+    PendingWrite pending{.key = key, .finish = &record, .token = token};
+    group_.submit(pending, [this](std::vector<PendingWrite*>& batch) { commit(batch); });
+    return pending.won;
   }
 
   std::optional<TimePoint> next_due() override {
@@ -138,18 +142,22 @@ class SqliteStore final : public Store {
   }
 
  private:
-  struct PendingClaim {
+  // A claim (with its entry, or none), or the end of an attempt (`finish` set).
+  struct PendingWrite {
     std::string_view key;
-    std::chrono::milliseconds ttl;
-    const QueueEntry* entry;  // queued in the same transaction when the claim wins; or none
-    bool won = false;
+    std::chrono::milliseconds ttl{};
+    const QueueEntry* entry = nullptr;  // queued in the same transaction when the claim wins
+    const AttemptRecord* finish = nullptr;
+    std::uint64_t token = 0;  // the attempt's lease, with `finish`
+    bool won = false;         // the claim won; or the finish applied
   };
 
-  // Records a batch of claims (and the entries of those that win) in one transaction, in their
-  // order (so of two claims of one key in a batch, the first wins), and commits it. Throws
+  // Records a batch of claims (and the entries of those that win) and ends of attempts in one
+  // transaction, in their order (so of two claims of one key in a batch, the first wins), and
+  // commits it. Throws
   // tykhook::Error, with nothing recorded, when any step fails: the batch's callers all answer
   // 503 then, and nothing is lost.
-  void commit(std::vector<PendingClaim*>& batch) {
+  void commit(std::vector<PendingWrite*>& batch) {
     const std::lock_guard lock(db_mutex_);
     try {
       // BEGIN IMMEDIATE takes the write lock at once, waiting for other processes as long as
@@ -158,7 +166,11 @@ class SqliteStore final : public Store {
         const auto now = unix_ms_now();
         if (std::chrono::steady_clock::now() >= next_sweep_) sweep(now);
         const auto max = std::numeric_limits<std::int64_t>::max();
-        for (PendingClaim* pending : batch) {
+        for (PendingWrite* pending : batch) {
+          if (pending->finish != nullptr) {
+            pending->won = queue_->finish(pending->key, pending->token, *pending->finish);
+            continue;
+          }
           const auto ttl = pending->ttl.count();
           const auto expires = ttl > max - now ? max : now + ttl;
           bind_text(claim_.get(), 1, pending->key);
@@ -170,7 +182,7 @@ class SqliteStore final : public Store {
         }
       });
     } catch (...) {
-      for (PendingClaim* pending : batch) pending->won = false;
+      for (PendingWrite* pending : batch) pending->won = false;
       throw;
     }
   }
@@ -195,7 +207,7 @@ class SqliteStore final : public Store {
 
   // One connection, used by one thread at a time: SQLite serialises writers anyway.
   mutable std::mutex db_mutex_;
-  GroupCommit<PendingClaim> group_;
+  GroupCommit<PendingWrite> group_;
   SqliteDb db_;
   Statement claim_;
   Statement release_;
