@@ -37,9 +37,9 @@ std::size_t in_state(const std::string& store, const std::string& state) {
 // gives up after one attempt, stops the receiver, and sends the entries back: they wait in the
 // store, pending.
 void queue_every_event(const std::string& store, const std::string& down_url) {
-  Background listen({"listen", "--port", "0", "--store", store, "--forward-to", down_url,
-                     "--max-attempts", "1"},
-                    secret_env);
+  Background listen(
+      {"listen", "--port", "0", "--store", store, "--forward-to", down_url, "--max-attempts", "1"},
+      secret_env);
   const auto lines = read_startup_lines(listen);
   REQUIRE(!lines.empty());
   const int port = listening_port(lines.front());
@@ -49,7 +49,7 @@ void queue_every_event(const std::string& store, const std::string& down_url) {
   REQUIRE(sent.status == 0);
   REQUIRE(wait_until("13 entries dead", [&] { return in_state(store, "dead") == 13; }));
   listen.signal(SIGTERM);
-  CHECK(listen.wait().status == 0);
+  CHECK(listen.wait(30s).status == 0);
   const Run retried = run_tykhook({"queue", "retry", "--store", store, "--dead"});
   CHECK(retried.err == "tykhook queue retry: 13 dead entries sent back\n");
   CHECK(in_state(store, "pending") == 13);

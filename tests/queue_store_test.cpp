@@ -41,9 +41,9 @@ using tykhook::QueueState;
 using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::TimePoint;
-using tykhook::test::whole_lines;
 using tykhook::test::TempDir;
 using tykhook::test::wait_until;
+using tykhook::test::whole_lines;
 
 constexpr auto long_ttl = std::chrono::milliseconds(10min);
 constexpr auto lease = std::chrono::milliseconds(30s);
@@ -91,7 +91,8 @@ QueueEntry delivery(std::string key, TimePoint received) {
                            {"x-lower-case", std::string("v\xff\x01", 3)},
                            {"X-Twice", "1"},
                            {"X-Twice", ""}};
-  entry.request.body = std::string("{\"a\":\"\0\xff\xfe\"}\n", 15) + entry.key;
+  static constexpr char bytes[] = "{\"a\":\"\0\xff\xfe\"}\n";  // a NUL and bytes not UTF-8
+  entry.request.body = std::string(bytes, sizeof bytes - 1) + entry.key;
   entry.received = received;
   return entry;
 }
