@@ -26,12 +26,17 @@ class GroupCommit {
     Waiter waiter{&item};
     std::unique_lock lock(mutex_);
     pending_.push_back(&waiter);
-    changed_.wait(lock, [&] { return waiter.done || !committing_; });
-    if (waiter.done) {
-      if (waiter.failure) std::rethrow_exception(waiter.failure);
-      return;
+    if (committing_) {
+      // Each waiter sleeps on its own condition and is woken once: when its batch is
+      // committed, or when it is handed the lead of the next batch. (One shared condition woke
+      // every waiter at the end of each commit, and all but one went back to sleep.)
+      waiter.wake.wait(lock, [&] { return waiter.done || waiter.lead; });
+      if (waiter.done) {
+        if (waiter.failure) std::rethrow_exception(waiter.failure);
+        return;
+      }
     }
-    // No commit runs: lead one, for every item that waits.
+    // Lead a commit, for every item that waits.
     committing_ = true;
     std::vector<Waiter*> waiters;
     waiters.swap(pending_);
@@ -49,10 +54,15 @@ class GroupCommit {
     for (Waiter* each : waiters) {
       each->failure = failure;
       each->done = true;
+      if (each != &waiter) each->wake.notify_one();
     }
-    committing_ = false;
-    // Wakes the batch's followers, and one of those that arrived meanwhile leads next.
-    changed_.notify_all();
+    if (pending_.empty()) {
+      committing_ = false;
+    } else {
+      // Those that arrived meanwhile are the next batch: the first of them leads it.
+      pending_.front()->lead = true;
+      pending_.front()->wake.notify_one();
+    }
     lock.unlock();
     if (failure) std::rethrow_exception(failure);
   }
@@ -61,11 +71,12 @@ class GroupCommit {
   struct Waiter {
     Item* item;
     bool done = false;
+    bool lead = false;
     std::exception_ptr failure;
+    std::condition_variable wake;
   };
 
   std::mutex mutex_;
-  std::condition_variable changed_;
   std::vector<Waiter*> pending_;
   bool committing_ = false;
 };
