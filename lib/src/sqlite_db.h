@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tykhook::detail {
 
@@ -70,6 +71,23 @@ class SqliteDb {
       rollback();
       throw;
     }
+  }
+
+  /// Runs write_transaction(what, body) with synchronous=OFF: its commit does not wait for an
+  /// fsync, and the next synchronous commit (synchronous=FULL is restored after, also when
+  /// `body` throws) syncs the log with it, in order. Only for writes whose loss in a crash of
+  /// the machine (not of the process: the log is in the page cache) costs nothing worse than
+  /// an entry attempted again.
+  template <class Body>
+  void unsynced_write_transaction(std::string_view what, Body&& body) const {
+    exec("PRAGMA synchronous=OFF", what);
+    try {
+      write_transaction(what, std::forward<Body>(body));
+    } catch (...) {
+      exec("PRAGMA synchronous=FULL", what);
+      throw;
+    }
+    exec("PRAGMA synchronous=FULL", what);
   }
 
  private:

@@ -241,29 +241,14 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   std::vector<LeasedEntry> taken;
   if (max == 0) return taken;
   const auto until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease);
-  // A take need not reach the disk before it returns: a lease lost in a crash only lets the
-  // entry be taken again, which a crash allows anyway (at least once). Without the sync, a
-  // take costs no fsync; the next durable commit (a claim's, a finish's) syncs the log with
-  // it, in order.
-  db_.exec("PRAGMA synchronous=OFF", "cannot take queued deliveries");
-  try {
-    db_.write_transaction("cannot take queued deliveries", [&] {
-      taken.clear();
-      sqlite3_bind_int64(take_.get(), 1, nanoseconds(now));
-      sqlite3_bind_int64(take_.get(), 2, nanoseconds(until));
-      const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
-      sqlite3_bind_int64(take_.get(), 3, static_cast<std::int64_t>(most));
-      each_row(take_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
-        taken.push_back(
-            {read_entry(row), static_cast<std::uint64_t>(sqlite3_column_int64(row, token_column))});
-      });
-    });
-  } catch (...) {
-    db_.exec("PRAGMA synchronous=FULL", "cannot take queued deliveries");
-    throw;
-  }
-  // Every other write must be durable again: claims above all.
-  db_.exec("PRAGMA synchronous=FULL", "cannot take queued deliveries");
+  sqlite3_bind_int64(take_.get(), 1, nanoseconds(now));
+  sqlite3_bind_int64(take_.get(), 2, nanoseconds(until));
+  const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
+  sqlite3_bind_int64(take_.get(), 3, static_cast<std::int64_t>(most));
+  each_row(take_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
+    taken.push_back(
+        {read_entry(row), static_cast<std::uint64_t>(sqlite3_column_int64(row, token_column))});
+  });
   // RETURNING gives the rows in no set order: oldest due first, as the memory store does.
   std::stable_sort(taken.begin(), taken.end(), [](const LeasedEntry& a, const LeasedEntry& b) {
     return a.entry.next_attempt < b.entry.next_attempt;

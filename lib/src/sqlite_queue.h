@@ -1,8 +1,9 @@
 #pragma once
 
 // Private to the library: the delivery queue of the SQLite store, one table beside the claims.
-// Its owner (store_sqlite.cpp) serialises the calls and runs enqueue() and sweep() inside its
-// own claim transactions; every other call is its own transaction.
+// Its owner (store_sqlite.cpp) serialises the calls and runs enqueue(), sweep() and finish()
+// inside its group commit's transactions, take() in a transaction that skips the fsync; every
+// other call is its own transaction.
 
 #include <chrono>
 #include <cstddef>
@@ -30,6 +31,7 @@ class SqliteQueue {
   /// the caller's transaction. Returns the number deleted, or nullopt when it met a lock.
   std::optional<int> sweep(std::int64_t now_unix_ms, int batch);
 
+  /// Leases up to `max` due entries, oldest due first, inside the caller's transaction.
   std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease, std::size_t max);
   /// Throws std::invalid_argument for a record that no attempt ends with (pending; retrying
   /// without a next attempt).

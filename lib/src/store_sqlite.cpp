@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -98,8 +99,16 @@ class SqliteStore final : public Store {
 
   std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease,
                                 std::size_t max) override {
+    if (max == 0) return {};
     const std::lock_guard lock(db_mutex_);
-    return queue_->take(now, lease, max);
+    // A take need not reach the disk before it returns: a lease lost in a crash only lets the
+    // entry be taken again, which a crash allows anyway (at least once). A take of its own,
+    // not in the group commit: there it would wait for the claims' fsync, and the worker would
+    // fall behind the receiver (measured: bench/README.md, "The delivery queue").
+    std::vector<LeasedEntry> taken;
+    db_.unsynced_write_transaction("cannot take queued deliveries",
+                                   [&] { taken = queue_->take(now, lease, max); });
+    return taken;
   }
 
   bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record) override {
@@ -154,15 +163,27 @@ class SqliteStore final : public Store {
 
   // Records a batch of claims (and the entries of those that win) and ends of attempts in one
   // transaction, in their order (so of two claims of one key in a batch, the first wins), and
-  // commits it. Throws
-  // tykhook::Error, with nothing recorded, when any step fails: the batch's callers all answer
-  // 503 then, and nothing is lost.
+  // commits it. Throws tykhook::Error, with nothing recorded, when any step fails: the batch's
+  // callers all answer 503 then, and nothing is lost.
   void commit(std::vector<PendingWrite*>& batch) {
     const std::lock_guard lock(db_mutex_);
+    // A batch of ends of attempts alone need not wait for an fsync: an end lost in a crash of
+    // the machine only lets the entry be attempted again (at least once; never a success
+    // recorded for an attempt that failed). The next claim's commit syncs it with the claim.
+    const bool claims = std::any_of(batch.begin(), batch.end(), [](const PendingWrite* each) {
+      return each->finish == nullptr;
+    });
+    const auto transaction = [&](auto&& body) {
+      if (claims) {
+        db_.write_transaction("cannot record a claim", body);
+      } else {
+        db_.unsynced_write_transaction("cannot update the queue", body);
+      }
+    };
     try {
       // BEGIN IMMEDIATE takes the write lock at once, waiting for other processes as long as
       // the busy timeout allows.
-      db_.write_transaction("cannot record a claim", [&] {
+      transaction([&] {
         const auto now = unix_ms_now();
         if (std::chrono::steady_clock::now() >= next_sweep_) sweep(now);
         const auto max = std::numeric_limits<std::int64_t>::max();
