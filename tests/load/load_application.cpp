@@ -5,8 +5,11 @@
 // successes.
 //   load_application --port N --fail-share 0.3 --successes FILE
 // Runs until SIGTERM or SIGINT.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -15,6 +18,30 @@
 #include <mutex>
 #include <random>
 #include <string>
+
+namespace {
+
+// The library listens with a backlog of 5 connections: when a worker opens 64 keep-alive
+// connections at once, the kernel drops the SYNs past the sixth, and each such connect waits
+// for a retransmission (1 s, then 3 s, ...), which measures the backlog, not tykhook. listen()
+// again on the bound socket sets a longer one.
+void widen_backlog(int port) {
+  for (int fd = 3; fd < 1024; ++fd) {
+    int listening = 0;
+    socklen_t length = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening == 0) {
+      continue;
+    }
+    sockaddr_in address{};
+    socklen_t address_length = sizeof address;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) == 0 &&
+        address.sin_family == AF_INET && ntohs(address.sin_port) == port) {
+      listen(fd, SOMAXCONN);
+    }
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"load_application: a flaky application for tykhook's forwarding under load"};
@@ -36,6 +63,13 @@ int main(int argc, char** argv) {
   std::atomic<long> failed{0};
   httplib::Server server;
   server.set_tcp_nodelay(true);
+  // A thread for each keep-alive connection a worker may hold open (up to 256): with fewer, a
+  // connection waits for a thread that another idle connection keeps, and the application,
+  // not tykhook, becomes the limit.
+  server.new_task_queue = [] { return new httplib::ThreadPool(256); };
+  // Many requests per connection, as application servers allow (the library's default closes
+  // a connection after 5, and the client would spend its time connecting again).
+  server.set_keep_alive_max_count(1000);
   server.Post(".*", [&](const httplib::Request& request, httplib::Response& response) {
     const std::string key = request.get_header_value("X-Tykhook-Delivery");
     const std::lock_guard lock(mutex);
@@ -63,6 +97,7 @@ int main(int argc, char** argv) {
     std::cerr << "load_application: cannot bind 127.0.0.1:" << port << '\n';
     return 2;
   }
+  widen_backlog(port);
   server.listen_after_bind();
   stopper.join();
   std::fclose(successes);
