@@ -51,8 +51,10 @@ for concurrency in "${concurrencies[@]}"; do
     --quiet 2>"$work/work.log" &
   worker=$!
   pids+=("$worker")
-  while [[ $("$tykhook" queue list --store "$store" --state pending --limit 1 | wc -l) != 0 ]]; do
-    sleep 0.05
+  # Done when the application has answered every queued delivery once (watching its file, not
+  # the store, so that the watching takes no lock the worker needs).
+  while [[ $(sort -u "$work/successes-$concurrency" | wc -l) -lt $queued ]]; do
+    sleep 0.02
   done
   end=$(date +%s.%N)
   kill -TERM "$worker" "$app"

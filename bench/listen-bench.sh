@@ -8,7 +8,8 @@
 #
 # A TYKHOOK may carry options of its own in the same word: "build-bench/tykhook --threads 16".
 #   --durable           start tykhook with the durable default: --store sqlite:FILE and
-#                       --capture-dir DIR, in a fresh directory under $TMPDIR (default: --store memory:)
+#                       --capture-dir DIR, in a fresh directory under $TMPDIR (default: --store memory:;
+#                       a TYKHOOK or --args with a --store of its own keeps it)
 #   --args "A B"        more options for every tykhook listen (e.g. "--threads 16")
 #   --seconds S         one wrk run (default 3)
 #   --rounds R          rounds (default 3)
@@ -81,6 +82,7 @@ for i in "${!bins[@]}"; do
   store=(--store memory:)
   [ $durable = 0 ] || store=(--store "sqlite:$work/$i.db" --capture-dir "$work/captures-$i")
   read -r -a own <<<"${bins[$i]}"
+  [[ " ${own[*]:1} $extra " != *" --store "* ]] || store=()  # a store of its own
   # shellcheck disable=SC2086
   "${server_cpu[@]}" "$(realpath "${own[0]}")" listen --port "$p" "${store[@]}" $extra "${own[@]:1}" \
     2>"$work/tykhook-$i.log" &
