@@ -35,6 +35,7 @@
 
 #include "support/files.h"
 #include "support/loopback.h"
+#include "support/redis.h"
 #include "support/wait.h"
 #include "tykhook/error.h"
 
@@ -48,18 +49,14 @@ using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::test::accepts_connections;
 using tykhook::test::free_port;
+using tykhook::test::redis_test_uri;
+using tykhook::test::redis_unavailable;
 using tykhook::test::TempDir;
+using tykhook::test::unique_name;
 using tykhook::test::wait_until;
 using tykhook::test::whole_lines;
 
 constexpr auto long_ttl = std::chrono::milliseconds(10min);
-
-// A run-unique text, so that concurrent or repeated runs never share files or Redis keys.
-std::string unique_name() {
-  static std::atomic<int> counter{0};
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return std::to_string(getpid()) + "-" + std::to_string(now) + "-" + std::to_string(++counter);
-}
 
 // Where the behaviour suite keeps its SQLite files: in memory (/dev/shm) when there is one.
 // The suite tests what a claim means, and 10 000 winning claims that each wait for a disk sync
@@ -82,34 +79,6 @@ std::string error_of(Open&& open) {
     return e.what();
   }
   return "";
-}
-
-bool ci() {
-  const char* value = std::getenv("CI");
-  return value != nullptr && *value != '\0';
-}
-
-// When a Redis-backed test cannot run, CI must fail loudly while a developer gets a hint.
-void redis_unavailable(std::string_view why, std::string_view fix) {
-  const std::string reason = std::string(why) + "; " + std::string(fix);
-  if (ci()) {
-    FAIL_CHECK("redis tests cannot run and CI is set: " << reason);
-  } else {
-    MESSAGE("redis tests skipped: " << reason);
-  }
-}
-
-// The shared server's URI with a run-unique key prefix, or nullopt (after a message).
-std::optional<std::string> redis_test_uri() {
-  const char* value = std::getenv("TYKHOOK_TEST_REDIS_URI");
-  if (value == nullptr || *value == '\0') {
-    redis_unavailable("TYKHOOK_TEST_REDIS_URI is unset",
-                      "set TYKHOOK_TEST_REDIS_URI=redis://127.0.0.1:PORT");
-    return std::nullopt;
-  }
-  const std::string uri = value;
-  return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
-         "prefix=tykhook-test:" + unique_name() + ":";
 }
 
 struct StoreUnderTest {
