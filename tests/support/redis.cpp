@@ -1,11 +1,19 @@
 #include "support/redis.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <utility>
+
+#include "support/loopback.h"
+#include "support/process.h"
+#include "support/wait.h"
 
 namespace tykhook::test {
 namespace {
@@ -42,6 +50,49 @@ std::optional<std::string> redis_test_uri() {
   const std::string uri = value;
   return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
          "prefix=tykhook-test:" + unique_name() + ":";
+}
+
+bool redis_server_on_path() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path == nullptr ? "" : path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && access((dir + "/redis-server").c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : port_(free_port()), extra_args_(std::move(extra_args)) {
+  start();
+}
+
+RedisServer::~RedisServer() { stop(); }
+
+void RedisServer::start() {
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   std::filesystem::temp_directory_path().string()};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = spawn(args);
+  REQUIRE(wait_until("redis-server to accept connections on " + uri(),
+                     [this] { return accepts_connections(port_); }));
+}
+
+void RedisServer::stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  wait_exit(pid_);
+  pid_ = -1;
 }
 
 }  // namespace tykhook::test
