@@ -91,6 +91,14 @@ class Raw {
     freeReplyObject(reply);
     return value;
   }
+  // Sets `<prefix><name>` as a version before the queue claimed it.
+  void set_old_claim(const std::string& name) {
+    const std::string key = prefix_ + name;
+    auto* reply =
+        static_cast<redisReply*>(redisCommand(context_, "SET %s x PX 600000", key.c_str()));
+    REQUIRE(reply != nullptr);
+    freeReplyObject(reply);
+  }
   // The number of consumers of the group that hold entries in flight, and how many they hold.
   std::pair<long long, long long> in_flight() {
     const std::string stream = prefix_ + "{queue}:ready";
@@ -311,4 +319,24 @@ TEST_CASE("with Redis gone, each queue call throws an Error naming the address; 
   REQUIRE(taken.size() == 1);
   CHECK(taken[0].entry.key == "k3");
   CHECK(store->finish("k3", taken[0].token, done));
+}
+
+TEST_CASE("claims made before the queue, under the old names, still make duplicates") {
+  const auto uri = redis_test_uri();
+  if (!uri) return;
+  Raw raw(*uri);
+  raw.set_old_claim("old");
+  raw.set_old_claim("old-queued");
+  const auto store = open_store(*uri);
+  CHECK_FALSE(store->claim("old", long_ttl));
+  CHECK_FALSE(store->claim_and_enqueue(delivery("old-queued", t0), long_ttl));
+  CHECK(store->claim("new", long_ttl));
+  CHECK(store->claim_and_enqueue(delivery("new-queued", t0), long_ttl));
+  CHECK(store->counts().pending == 1);
+  // A store opened later on the prefix knows it from the marker, without looking again.
+  CHECK_FALSE(open_store(*uri)->claim("old", long_ttl));
+  // A claim's TTL after the upgrade, every old claim has expired: no longer asked for. (The old
+  // claim here has not, so a claim with a TTL of 1ms wins once 1ms has passed.)
+  CHECK(wait_until("claims of 1ms to stop asking for old claims",
+                   [&] { return store->claim("old", 1ms); }));
 }

@@ -23,6 +23,8 @@ class RedisQueue {
   /// Works on `connections`, under `prefix` (the store's), as consumer `consumer` of the group.
   RedisQueue(RedisConnections& connections, std::string_view prefix, std::string consumer);
 
+  /// What every key of the queue and of the claims starts with: `<prefix>{queue}:`.
+  [[nodiscard]] const std::string& base() const { return base_; }
   /// The name of the claim of `key`: `<prefix>{queue}:claim:<key>`.
   [[nodiscard]] std::string claim_name(std::string_view key) const;
 
