@@ -167,3 +167,43 @@ TEST_CASE("listen on a redis store with a target says that the queue is shared")
   listen.signal(SIGTERM);
   CHECK(listen.wait(30s).status == 0);
 }
+
+TEST_CASE("with Redis down listen answers 503; it and its worker come back with Redis") {
+  if (!redis_server_on_path()) {
+    redis_unavailable("redis-server is not on PATH", "install redis-server");
+    return;
+  }
+  RedisServer server;
+  Application app;
+  app.start();
+  Background listen({"listen", "--port", "0", "--store", server.uri(), "--forward-to", app.url(),
+                     "--retry-base", "20ms", "--retry-cap", "100ms"},
+                    secret_env);
+  const auto lines = read_startup_lines(listen);
+  REQUIRE(!lines.empty());
+  const std::string url = "http://127.0.0.1:" + std::to_string(listening_port(lines.front())) + "/";
+  const auto send = [&](const std::string& event) {
+    return run_tykhook({"send", "--to", url, "--event", event}, {}, secret_env);
+  };
+  REQUIRE(send("UserRegistered").status == 0);
+  REQUIRE(wait_until("the first delivery handed on", [&] { return app.count() == 1; }));
+
+  server.stop();
+  const Run refused = send("PasswordReset");
+  CHECK(refused.status != 0);
+  CHECK(refused.out.find("HTTP 503") != std::string::npos);
+  // Its worker meets the same error while it waits for entries, and goes on.
+  CHECK(wait_until("the worker to report the store's error", [&] {
+    return listen.error_text().find("Connection refused") != std::string::npos;
+  }));
+
+  // Back (empty: this server keeps nothing), and so are the receiver and its worker.
+  server.start();
+  REQUIRE(wait_until("a delivery to be answered 200 again",
+                     [&] { return send("PasswordReset").status == 0; }));
+  REQUIRE(wait_until("the delivery sent after the restart handed on",
+                     [&] { return app.count() == 2; }));
+  CHECK(app.received().back().header("X-Tykhook-Event") == "PasswordReset");
+  listen.signal(SIGTERM);
+  CHECK(listen.wait(30s).status == 0);
+}
