@@ -99,6 +99,17 @@ class Raw {
     REQUIRE(reply != nullptr);
     freeReplyObject(reply);
   }
+  // The number of consumers in the group.
+  long long consumers() {
+    const std::string stream = prefix_ + "{queue}:ready";
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(context_, "XINFO CONSUMERS %s workers", stream.c_str()));
+    REQUIRE(reply != nullptr);
+    REQUIRE(reply->type == REDIS_REPLY_ARRAY);
+    const auto count = static_cast<long long>(reply->elements);
+    freeReplyObject(reply);
+    return count;
+  }
   // The number of consumers of the group that hold entries in flight, and how many they hold.
   std::pair<long long, long long> in_flight() {
     const std::string stream = prefix_ + "{queue}:ready";
@@ -182,6 +193,29 @@ TEST_CASE("a lease that ran out on one host is taken over by the other") {
   CHECK(second->finish("k1", two[0].token, done));
   CHECK(raw.in_flight().second == 0);
   CHECK(raw.integer("XLEN %sready") == 0);
+}
+
+TEST_CASE("a store that goes away leaves the consumer group, unless it holds entries") {
+  const auto uri = redis_test_uri();
+  if (!uri) return;
+  Raw raw(*uri);
+  {
+    const auto store = open_store(*uri);
+    for (const auto* key : {"k1", "k2"}) {
+      REQUIRE(store->claim_and_enqueue(delivery(key, t0), long_ttl));
+    }
+    const auto taken = store->take(t0, lease, 1);
+    REQUIRE(taken.size() == 1);
+    REQUIRE(store->finish(taken[0].entry.key, taken[0].token, done));
+  }
+  CHECK(raw.consumers() == 0);
+  {
+    const auto store = open_store(*uri);
+    REQUIRE(store->take(t0, lease, 1).size() == 1);
+  }
+  // It went with an entry in flight: its name stays until another store takes the entry over.
+  CHECK(raw.consumers() == 1);
+  CHECK(raw.in_flight() == std::pair<long long, long long>{1, 1});
 }
 
 TEST_CASE("dead entries wait in the dead-letter stream, and retry brings them back") {

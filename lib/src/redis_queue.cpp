@@ -29,6 +29,7 @@ struct Scripts {
   RedisScript next_due = with_prelude(scripts::next_due);
   RedisScript counts = with_prelude(scripts::counts);
   RedisScript list = with_prelude(scripts::list);
+  RedisScript forget_consumer = with_prelude(scripts::forget_consumer);
 };
 
 const Scripts& built() {
@@ -82,6 +83,16 @@ RedisQueue::RedisQueue(RedisConnections& connections, std::string_view prefix, s
       base_(std::string(prefix) + "{queue}:"),
       consumer_(std::move(consumer)) {
   for (const auto name : key_layout) layout_.push_back(base_ + std::string(name));
+}
+
+RedisQueue::~RedisQueue() {
+  if (!took_.load(std::memory_order_relaxed)) return;
+  try {
+    (void)run("cannot leave the consumer group", built().forget_consumer, std::nullopt,
+              {consumer_});
+  } catch (const std::exception&) {
+    // Redis is gone: the name stays in the group, harmless.
+  }
 }
 
 std::string RedisQueue::claim_name(std::string_view key) const {
@@ -169,6 +180,7 @@ std::vector<LeasedEntry> RedisQueue::take(TimePoint now, std::chrono::millisecon
                                           std::size_t max) {
   std::vector<LeasedEntry> taken;
   if (max == 0) return taken;
+  took_.store(true, std::memory_order_relaxed);
   const auto until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease);
   const std::string now_exact = exact(now), now_us = micros(now), until_exact = exact(until),
                     until_us = micros(until),

@@ -5,6 +5,7 @@
 // (redis_scripts.h). Every key, the claims' too, starts with `<prefix>{queue}:`: one hash tag,
 // so that a script's keys share a Redis Cluster slot.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,10 @@ class RedisQueue {
  public:
   /// Works on `connections`, under `prefix` (the store's), as consumer `consumer` of the group.
   RedisQueue(RedisConnections& connections, std::string_view prefix, std::string consumer);
+  /// Leaves the consumer group when this queue took from it and holds nothing in flight.
+  ~RedisQueue();
+  RedisQueue(const RedisQueue&) = delete;
+  RedisQueue& operator=(const RedisQueue&) = delete;
 
   /// What every key of the queue and of the claims starts with: `<prefix>{queue}:`.
   [[nodiscard]] const std::string& base() const { return base_; }
@@ -57,6 +62,7 @@ class RedisQueue {
   const std::string base_;
   const std::string consumer_;
   std::vector<std::string> layout_;  // the fixed keys, in the scripts' order
+  std::atomic<bool> took_{false};    // whether take() ran: the consumer may exist
 };
 
 }  // namespace tykhook::detail

@@ -292,4 +292,14 @@ end
 return out
 )lua";
 
+/// forget_consumer. ARGV: base, consumer. Removes the consumer from the group when it holds no
+/// entry in flight (a store that goes away would otherwise leave its name behind; one that
+/// holds some leaves them for others to take over). Returns 1 when it removed one.
+inline constexpr std::string_view forget_consumer = R"lua(
+if redis.call('EXISTS', ready) == 0 then return 0 end
+local held = redis.pcall('XPENDING', ready, group, '-', '+', 1, ARGV[2])
+if type(held) ~= 'table' or #held > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', ready, group, ARGV[2])
+)lua";
+
 }  // namespace tykhook::detail::redis_scripts
