@@ -78,6 +78,10 @@ void store_line(const StartupLines& lines, const ListenOptions& options, bool ex
     keeps += ", shared by every receiver that uses it";
   }
   if (queue) keeps += ", and the queue of deliveries to hand on";
+  // On Redis, what survives a restart of the server is the server's to say.
+  if (has_scheme(options.store, "redis:")) {
+    keeps += "; as durable as the server's persistence (appendonly yes keeps every write)";
+  }
   nlohmann::ordered_json fields = {{"store", options.store}};
   fields["path"] = path.empty() ? nullptr : nlohmann::ordered_json(absolute_path(path));
   fields["created"] = !path.empty() && !existed;

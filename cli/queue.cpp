@@ -114,7 +114,10 @@ CLI::App* add_queue(CLI::App& app, QueueOptions& options) {
                          "export");
   command->require_subcommand(1);
   const auto store_option = [&options](CLI::App& action) {
-    action.add_option("--store", options.store, "The store that holds the queue: sqlite:PATH")
+    action
+        .add_option("--store", options.store,
+                    "The store that holds the queue: sqlite:PATH or "
+                    "redis://HOST:PORT[/DB][?prefix=P]")
         ->type_name("URI")
         ->required();
   };

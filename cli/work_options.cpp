@@ -9,7 +9,8 @@ CLI::App* add_work(CLI::App& app, WorkOptions& options) {
       "may share one store)");
   command
       ->add_option("--store", options.store,
-                   "The store that holds the queue, as listen was given it: sqlite:PATH")
+                   "The store that holds the queue, as listen was given it: sqlite:PATH (one "
+                   "host) or redis://HOST:PORT[/DB][?prefix=P] (several hosts)")
       ->type_name("URI")
       ->required();
   command->add_flag("--quiet", options.quiet, "Log only the attempts that fail");

@@ -220,7 +220,7 @@ TEST_CASE("queue show, export and drop name an entry by its key; unknown keys ex
   CHECK(queue_list(receiver.store).empty());
 }
 
-TEST_CASE("queue refuses a store without a queue and a missing store option, with the fix") {
+TEST_CASE("queue refuses a store it cannot reach and a missing store option, with the fix") {
   const Run redis = run_tykhook({"queue", "list", "--store", "redis://127.0.0.1:1"});
   CHECK(redis.status == 2);
   CHECK(redis.err.starts_with("tykhook queue"));

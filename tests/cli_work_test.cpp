@@ -1,5 +1,5 @@
 // `tykhook work`: hands on what a receiver queued, without receiving; several workers on one
-// SQLite store, on loopback.
+// SQLite store, on loopback; and listen, queue and work on one Redis store.
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 
 #include "cli_support.h"
 #include "support/application.h"
+#include "support/redis.h"
 
 using namespace tykhook::test;
 using namespace std::chrono_literals;
@@ -129,4 +130,80 @@ TEST_CASE("work says what it hands on, and refuses what cannot work, with the fi
   CHECK(second->starts_with("tykhook work: hands on: each ok delivery to "));
   work.signal(SIGTERM);
   CHECK(work.wait().status == 0);
+}
+
+TEST_CASE("on a redis store: listen queues, queue retries the dead ones, work hands them on") {
+  const auto store = redis_test_uri();
+  if (!store) return;
+  Application app;
+  // listen with a target, then queue list and retry --dead, all on the Redis store.
+  queue_every_event(*store, app.url());
+  app.start();
+  Background work({"work", "--store", *store, "--forward-to", app.url()}, secret_env);
+  const auto first = work.next_error_line();
+  REQUIRE(first.has_value());
+  CHECK(*first == "tykhook work: queue: " + *store);
+  REQUIRE(wait_until(
+      "13 entries done", [&] { return in_state(*store, "done") == 13; }, 20s));
+  work.signal(SIGTERM);
+  CHECK(work.wait().status == 0);
+  std::set<std::string> keys;
+  for (const auto& got : app.received()) keys.insert(got.header("X-Tykhook-Delivery"));
+  CHECK(keys.size() == 13);
+  CHECK(in_state(*store, "pending") == 0);
+}
+
+TEST_CASE("listen on a redis store with a target says that the queue is shared") {
+  const auto store = redis_test_uri();
+  if (!store) return;
+  Background listen({"listen", "--port", "0", "--store", *store, "--exec", "true"}, secret_env);
+  const auto lines = read_startup_lines(listen);
+  REQUIRE(lines.size() > 2);
+  CAPTURE(lines[2]);
+  CHECK(lines[2].ends_with(
+      "idempotency keys for 7d, shared by every receiver that uses it, and the queue of "
+      "deliveries to hand on; as durable as the server's persistence (appendonly yes keeps "
+      "every write)"));
+  listen.signal(SIGTERM);
+  CHECK(listen.wait(30s).status == 0);
+}
+
+TEST_CASE("with Redis down listen answers 503; it and its worker come back with Redis") {
+  if (!redis_server_on_path()) {
+    redis_unavailable("redis-server is not on PATH", "install redis-server");
+    return;
+  }
+  RedisServer server;
+  Application app;
+  app.start();
+  Background listen({"listen", "--port", "0", "--store", server.uri(), "--forward-to", app.url(),
+                     "--retry-base", "20ms", "--retry-cap", "100ms"},
+                    secret_env);
+  const auto lines = read_startup_lines(listen);
+  REQUIRE(!lines.empty());
+  const std::string url = "http://127.0.0.1:" + std::to_string(listening_port(lines.front())) + "/";
+  const auto send = [&](const std::string& event) {
+    return run_tykhook({"send", "--to", url, "--event", event}, {}, secret_env);
+  };
+  REQUIRE(send("UserRegistered").status == 0);
+  REQUIRE(wait_until("the first delivery handed on", [&] { return app.count() == 1; }));
+
+  server.stop();
+  const Run refused = send("PasswordReset");
+  CHECK(refused.status != 0);
+  CHECK(refused.out.find("HTTP 503") != std::string::npos);
+  // Its worker meets the same error while it waits for entries, and goes on.
+  CHECK(wait_until("the worker to report the store's error", [&] {
+    return listen.error_text().find("Connection refused") != std::string::npos;
+  }));
+
+  // Back (empty: this server keeps nothing), and so are the receiver and its worker.
+  server.start();
+  REQUIRE(wait_until("a delivery to be answered 200 again",
+                     [&] { return send("PasswordReset").status == 0; }));
+  REQUIRE(wait_until("the delivery sent after the restart handed on",
+                     [&] { return app.count() == 2; }));
+  CHECK(app.received().back().header("X-Tykhook-Event") == "PasswordReset");
+  listen.signal(SIGTERM);
+  CHECK(listen.wait(30s).status == 0);
 }

@@ -1,6 +1,7 @@
 // The delivery queue of the stores (DESIGN.md, "Handing deliveries on"): one behaviour suite
-// that every store with a queue passes, then what only the memory store (its bound) and only
-// the SQLite store (a file, processes, crashes) promise. Time is passed in, never slept through.
+// that every store with a queue passes (memory, SQLite and Redis), then what only the memory
+// store (its bound) and only the SQLite store (a file, processes, crashes) promise. Time is
+// passed in, never slept through.
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "support/files.h"
+#include "support/redis.h"
 #include "support/wait.h"
 #include "tykhook/error.h"
 #include "tykhook/queue.h"
@@ -41,6 +43,7 @@ using tykhook::QueueState;
 using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::TimePoint;
+using tykhook::test::redis_test_uri;
 using tykhook::test::TempDir;
 using tykhook::test::wait_until;
 using tykhook::test::whole_lines;
@@ -68,14 +71,19 @@ struct QueueStoreKind {
   std::function<std::unique_ptr<Store>()> open;
 };
 
-// Every store with a queue, each in a fresh place. A Redis store joins here once it holds one.
+// Every store with a queue, each in a fresh place: a new file, or a new Redis key prefix. Redis
+// joins when TYKHOOK_TEST_REDIS_URI names a server (see support/redis.h).
 std::vector<QueueStoreKind> queue_store_kinds(const TempDir& dir) {
   static std::atomic<int> counter{0};
   const std::string sqlite_uri = "sqlite:" + dir.file("queue-" + std::to_string(++counter) + ".db");
-  return {
+  std::vector<QueueStoreKind> kinds = {
       {"memory", false, [] { return open_store("memory:"); }},
       {"sqlite", true, [sqlite_uri] { return open_store(sqlite_uri); }},
   };
+  if (const auto redis_uri = redis_test_uri()) {
+    kinds.push_back({"redis", true, [uri = *redis_uri] { return open_store(uri); }});
+  }
+  return kinds;
 }
 
 // A delivery as the receiver queues it: bytes that a text encoding would not keep (a NUL, 0xff),

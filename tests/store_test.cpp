@@ -35,6 +35,8 @@
 
 #include "support/files.h"
 #include "support/loopback.h"
+#include "support/process.h"
+#include "support/redis.h"
 #include "support/wait.h"
 #include "tykhook/error.h"
 
@@ -48,18 +50,18 @@ using tykhook::Store;
 using tykhook::StoreOptions;
 using tykhook::test::accepts_connections;
 using tykhook::test::free_port;
+using tykhook::test::redis_server_on_path;
+using tykhook::test::redis_test_uri;
+using tykhook::test::redis_unavailable;
+using tykhook::test::RedisServer;
+using tykhook::test::spawn;
 using tykhook::test::TempDir;
+using tykhook::test::unique_name;
+using tykhook::test::wait_exit;
 using tykhook::test::wait_until;
 using tykhook::test::whole_lines;
 
 constexpr auto long_ttl = std::chrono::milliseconds(10min);
-
-// A run-unique text, so that concurrent or repeated runs never share files or Redis keys.
-std::string unique_name() {
-  static std::atomic<int> counter{0};
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return std::to_string(getpid()) + "-" + std::to_string(now) + "-" + std::to_string(++counter);
-}
 
 // Where the behaviour suite keeps its SQLite files: in memory (/dev/shm) when there is one.
 // The suite tests what a claim means, and 10 000 winning claims that each wait for a disk sync
@@ -84,34 +86,6 @@ std::string error_of(Open&& open) {
   return "";
 }
 
-bool ci() {
-  const char* value = std::getenv("CI");
-  return value != nullptr && *value != '\0';
-}
-
-// When a Redis-backed test cannot run, CI must fail loudly while a developer gets a hint.
-void redis_unavailable(std::string_view why, std::string_view fix) {
-  const std::string reason = std::string(why) + "; " + std::string(fix);
-  if (ci()) {
-    FAIL_CHECK("redis tests cannot run and CI is set: " << reason);
-  } else {
-    MESSAGE("redis tests skipped: " << reason);
-  }
-}
-
-// The shared server's URI with a run-unique key prefix, or nullopt (after a message).
-std::optional<std::string> redis_test_uri() {
-  const char* value = std::getenv("TYKHOOK_TEST_REDIS_URI");
-  if (value == nullptr || *value == '\0') {
-    redis_unavailable("TYKHOOK_TEST_REDIS_URI is unset",
-                      "set TYKHOOK_TEST_REDIS_URI=redis://127.0.0.1:PORT");
-    return std::nullopt;
-  }
-  const std::string uri = value;
-  return uri + (uri.find('?') == std::string::npos ? "?" : "&") +
-         "prefix=tykhook-test:" + unique_name() + ":";
-}
-
 struct StoreUnderTest {
   std::string name;
   std::unique_ptr<Store> store;
@@ -125,85 +99,6 @@ std::vector<StoreUnderTest> stores_under_test(const TempDir& dir) {
   if (const auto uri = redis_test_uri()) stores.push_back({"redis", open_store(*uri)});
   return stores;
 }
-
-bool redis_server_on_path() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path == nullptr ? "" : path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (!dir.empty() && access((dir + "/redis-server").c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// Starts a child process with standard output to `out` (or /dev/null) and no standard error.
-pid_t spawn(const std::vector<std::string>& args, const std::string& out = "/dev/null") {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// A redis-server of the test's own, without persistence, that the test can kill and restart.
-class RedisServer {
- public:
-  explicit RedisServer(std::vector<std::string> extra_args = {})
-      : port_(free_port()), extra_args_(std::move(extra_args)) {
-    start();
-  }
-  ~RedisServer() { stop(); }
-  RedisServer(const RedisServer&) = delete;
-  RedisServer& operator=(const RedisServer&) = delete;
-
-  int port() const { return port_; }
-  std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
-
-  void start() {
-    std::vector<std::string> args = {"redis-server",
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--bind",
-                                     "127.0.0.1",
-                                     "--save",
-                                     "",
-                                     "--appendonly",
-                                     "no",
-                                     "--daemonize",
-                                     "no",
-                                     "--dir",
-                                     std::filesystem::temp_directory_path().string()};
-    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    pid_ = spawn(args);
-    REQUIRE(wait_until("redis-server to accept connections on " + uri(),
-                       [this] { return accepts_connections(port_); }));
-  }
-
-  // SIGKILL, as in a crash: no clean shutdown, no goodbye to the clients.
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    wait_exit(pid_);
-    pid_ = -1;
-  }
-
- private:
-  int port_;
-  std::vector<std::string> extra_args_;
-  pid_t pid_ = -1;
-};
 
 // Sets an environment variable for one scope and restores the previous state after it.
 class ScopedEnv {

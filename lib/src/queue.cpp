@@ -34,7 +34,9 @@ std::optional<QueueState> parse_queue_state(std::string_view name) {
 namespace {
 
 [[noreturn]] void no_queue() {
-  throw Error("this store holds no delivery queue; use sqlite:PATH (one host) or memory: (tests)");
+  throw Error(
+      "this store holds no delivery queue; use sqlite:PATH (one host), redis://HOST:PORT "
+      "(several hosts) or memory: (tests)");
 }
 
 }  // namespace

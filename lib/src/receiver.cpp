@@ -31,7 +31,7 @@ ReceiverOptions with_target(ReceiverOptions options, Dispatcher dispatcher) {
   if (!options.verifier.store->has_queue()) {
     throw Error(
         "the store holds no delivery queue, and a delivery target needs one; use sqlite:PATH "
-        "(one host) or memory: (tests)");
+        "(one host), redis://HOST:PORT (several hosts) or memory: (tests)");
   }
   options.delivery.store = options.verifier.store;
   return options;

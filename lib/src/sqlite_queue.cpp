@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "header_blob.h"
 #include "store_impl.h"
 #include "tykhook/error.h"
 
@@ -95,48 +96,6 @@ std::int64_t unix_ns_from_ms(std::int64_t ms) {
   constexpr std::int64_t per_ms = 1'000'000;
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   return ms > max / per_ms ? max : ms * per_ms;
-}
-
-// Headers as one BLOB: for each, its name's length (4 bytes, big-endian), the name, its
-// value's length and the value. Any bytes survive, in order.
-void put_length(std::string& out, std::size_t length) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((length >> shift) & 0xff));
-  }
-}
-
-std::string encode_headers(const std::vector<Header>& headers) {
-  std::string out;
-  for (const auto& header : headers) {
-    put_length(out, header.name.size());
-    out += header.name;
-    put_length(out, header.value.size());
-    out += header.value;
-  }
-  return out;
-}
-
-std::optional<std::string> take_part(std::string_view& in) {
-  if (in.size() < 4) return std::nullopt;
-  std::size_t length = 0;
-  for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(in[i]);
-  in.remove_prefix(4);
-  if (in.size() < length) return std::nullopt;
-  std::string part(in.substr(0, length));
-  in.remove_prefix(length);
-  return part;
-}
-
-std::optional<std::vector<Header>> decode_headers(std::string_view in) {
-  std::vector<Header> headers;
-  while (!in.empty()) {
-    auto name = take_part(in);
-    if (!name) return std::nullopt;
-    auto value = take_part(in);
-    if (!value) return std::nullopt;
-    headers.push_back({std::move(*name), std::move(*value)});
-  }
-  return headers;
 }
 
 std::optional<std::int64_t> column_int(sqlite3_stmt* statement, int index) {
