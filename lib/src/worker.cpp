@@ -178,10 +178,16 @@ void Worker::run() {
       for (std::size_t i = 0; i < taken; ++i) shared->work.notify_one();
     }
     if (taken == free && free > 0) continue;  // more may be due: look again at once
-    // Sleep until an entry falls due, one is queued (wake), an attempt ends, or the poll time.
+    // Sleep until an entry falls due, one is queued (wake), attempts end, or the poll time.
+    // With every slot busy (a backlog), wait for a quarter of them to end: one take then
+    // leases entries for all of them, instead of one take (one transaction) per attempt.
     const std::size_t in_flight = shared->in_flight;
+    const bool saturated = in_flight >= options.concurrency;
+    const std::size_t refill = std::max<std::size_t>(1, options.concurrency / 4);
     shared->changed.wait_for(lock, Impl::pause(options, due), [&] {
-      return shared->stopping || shared->woken || shared->in_flight < in_flight;
+      if (shared->stopping || shared->woken) return true;
+      return saturated ? options.concurrency - shared->in_flight >= refill
+                       : shared->in_flight < in_flight;
     });
     shared->woken = false;
   }
