@@ -34,6 +34,9 @@ void Application::start() {
   stop();
   server_ = std::make_unique<httplib::Server>();
   server_->set_tcp_nodelay(true);
+  // A thread for each connection that several forwarding processes keep open at once (the
+  // library's default of a few would make them wait on one another's idle connections).
+  server_->new_task_queue = [] { return new httplib::ThreadPool(64); };
   const auto handle = [this](const httplib::Request& request, httplib::Response& response) {
     Received got{.method = request.method,
                  .path = request.path,
