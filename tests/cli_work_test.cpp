@@ -185,10 +185,28 @@ TEST_CASE("with Redis down listen answers 503; it and its worker come back with 
   const auto send = [&](const std::string& event) {
     return run_tykhook({"send", "--to", url, "--event", event}, {}, secret_env);
   };
+  const auto metrics = [&] {
+    httplib::Client client("127.0.0.1", listening_port(lines.front()));
+    const auto got = client.Get("/metrics");
+    REQUIRE(got);
+    CHECK(got->status == 200);
+    return got->body;
+  };
   REQUIRE(send("UserRegistered").status == 0);
   REQUIRE(wait_until("the first delivery handed on", [&] { return app.count() == 1; }));
+  REQUIRE(wait_until("its entry done", [&] {
+    return metrics().find("tykhook_queue_entries{state=\"done\"} 1\n") != std::string::npos;
+  }));
+  // The streams' lengths: nothing in flight, no dead letter.
+  const std::string up = metrics();
+  CHECK(up.find("tykhook_queue_stream_length{stream=\"ready\"} 0\n") != std::string::npos);
+  CHECK(up.find("tykhook_queue_stream_length{stream=\"dead_letters\"} 0\n") != std::string::npos);
 
   server.stop();
+  // The metrics are still answered; the queue's gauges, which Redis would give, are left out.
+  const std::string down = metrics();
+  CHECK(down.find("tykhook_deliveries_total") != std::string::npos);
+  CHECK(down.find("tykhook_queue_") == std::string::npos);
   const Run refused = send("PasswordReset");
   CHECK(refused.status != 0);
   CHECK(refused.out.find("HTTP 503") != std::string::npos);

@@ -259,6 +259,14 @@ TEST_CASE("an attempt ends done, retrying or dead, and the counts follow") {
     CHECK(counts.done == 1);
     CHECK(counts.dead == 1);
     CHECK(counts.oldest_waiting == t0 + 1s);
+    // Stream lengths are the Redis queue's alone: nothing in flight, the dead one's letter.
+    if (kind.name == "redis") {
+      CHECK(counts.ready_stream_length == 0u);
+      CHECK(counts.dead_letter_stream_length == 1u);
+    } else {
+      CHECK_FALSE(counts.ready_stream_length.has_value());
+      CHECK_FALSE(counts.dead_letter_stream_length.has_value());
+    }
 
     const auto k0 = store->find("k0");
     REQUIRE(k0);

@@ -226,7 +226,12 @@ TEST_CASE("dead entries wait in the dead-letter stream, and retry brings them ba
   for (const auto* key : {"k1", "k2", "k3"}) {
     REQUIRE(store->claim_and_enqueue(delivery(key, t0), long_ttl));
   }
-  for (const auto& each : store->take(t0, lease, 10)) {
+  const auto taken = store->take(t0, lease, 10);
+  REQUIRE(taken.size() == 3);
+  // While their attempts run, the three are in the stream attempts are handed out from.
+  CHECK(store->counts().ready_stream_length == 3u);
+  CHECK(store->counts().dead_letter_stream_length == 0u);
+  for (const auto& each : taken) {
     if (each.entry.key != "k3") {
       REQUIRE(store->finish(each.entry.key, each.token, {QueueState::dead, std::nullopt, "410"}));
     } else {
@@ -236,7 +241,10 @@ TEST_CASE("dead entries wait in the dead-letter stream, and retry brings them ba
   CHECK(raw.integer("XLEN %sdead-letters") == 2);
   const auto dead = store->list(QueueState::dead, 10);
   REQUIRE(dead.size() == 2);
-  CHECK(store->counts().dead == 2);
+  const auto counts = store->counts();
+  CHECK(counts.dead == 2);
+  CHECK(counts.ready_stream_length == 0u);
+  CHECK(counts.dead_letter_stream_length == 2u);
   CHECK(store->retry("k1", t0 + 1h));
   CHECK(raw.integer("XLEN %sdead-letters") == 1);
   CHECK(store->list(QueueState::dead, 10).size() == 1);

@@ -154,6 +154,15 @@ void ReceiverMetrics::render_queue(std::string& out) const {
   out.append("tykhook_queue_oldest_waiting_seconds ")
       .append(metric_number(age < 0 ? 0 : age, 6))
       .append("\n");
+  if (!counts.ready_stream_length || !counts.dead_letter_stream_length) return;
+  metric_header(out, "tykhook_queue_stream_length", "gauge",
+                "Entries in the queue's Redis streams: ready (handed to attempts, in flight) and "
+                "dead_letters.");
+  out.append("tykhook_queue_stream_length{stream=\"ready\"} ")
+      .append(std::to_string(*counts.ready_stream_length))
+      .append("\ntykhook_queue_stream_length{stream=\"dead_letters\"} ")
+      .append(std::to_string(*counts.dead_letter_stream_length))
+      .append("\n");
 }
 
 }  // namespace tykhook::detail

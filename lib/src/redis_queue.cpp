@@ -276,7 +276,7 @@ bool RedisQueue::drop(std::string_view key) {
 QueueCounts RedisQueue::counts() {
   const auto reply = run("cannot count the queue", built().counts, std::nullopt, {});
   QueueCounts counts;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 7) {
     connections_.fail("cannot count the queue", "the counts came back incomplete", read_hint);
   }
   const auto count = [&](std::size_t i) {
@@ -290,6 +290,8 @@ QueueCounts RedisQueue::counts() {
   counts.done = count(2);
   counts.dead = count(3);
   if (present(*reply->element[4])) counts.oldest_waiting = exact_time(*reply->element[4]);
+  counts.ready_stream_length = count(5);
+  counts.dead_letter_stream_length = count(6);
   return counts;
 }
 

@@ -257,7 +257,8 @@ if first[1] then
   end
 end
 return {tonumber(c[1] or 0), tonumber(c[2] or 0), redis.call('ZCARD', done_set),
-        redis.call('ZCARD', dead_set), oldest}
+        redis.call('ZCARD', dead_set), oldest, redis.call('XLEN', ready),
+        redis.call('XLEN', dead_letters)}
 )lua";
 
 /// list. ARGV: base, state ("" for every state), limit. Purges, then returns up to `limit`
