@@ -7,6 +7,8 @@
 #
 #   bench/forward-bench.sh BUILD_DIR [SECONDS_OF_LOAD] [CONCURRENCY ...]    (default: 2 s; 8)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 build=$(cd "${1:?usage: forward-bench.sh BUILD_DIR [SECONDS] [CONCURRENCY ...]}" && pwd)
 seconds=${2:-2}
 shift $(($# >= 2 ? 2 : $#))
@@ -20,7 +22,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 printf 'forward-bench-secret\n' >"$work/secret"
 app_port=$(free_port)
 app_url=http://127.0.0.1:$app_port/app

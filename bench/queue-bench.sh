@@ -19,6 +19,8 @@
 # with -DTYKHOOK_BUILD_BENCHMARKS=ON). Needs wrk (bench/listen-bench.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source-path=SCRIPTDIR
+. "$here/lib.sh"
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; "") usage >&2; exit 2 ;; esac
 build=$(cd "$1" && pwd)
@@ -45,7 +47,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "queue-bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -103,11 +104,7 @@ for store in "sqlite:$work/handoff.db" "memory:"; do
     --forward-to "http://127.0.0.1:$handoff_app/app" 2>"$work/handoff-listen.log" &
   listen=$!
   pids+=("$listen")
-  until port=$(sed -n '1s|^tykhook listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$work/handoff-listen.log") &&
-    [[ -n $port ]]; do
-    kill -0 "$listen" 2>/dev/null || { cat "$work/handoff-listen.log" >&2; exit 1; }
-    sleep 0.05
-  done
+  port=$(listen_port "$work/handoff-listen.log" "$listen")
   printf 'answer to first attempt, --store %s: ' "${store%%:*}:"
   "$build/bench/handoff_bench" --url "http://127.0.0.1:$port/" --secret-file "$work/secret" \
     --app-port "$handoff_app" --count 2000 | sed 's/^RESULT //'

@@ -2,8 +2,9 @@
 // the load test's `forward` scenario. It answers a share of the requests 503 at random (a
 // flaky application), the others 200, and appends the X-Tykhook-Delivery of each request it
 // answered 200 to the successes file, one line each, so the test can count each delivery's
-// successes.
-//   load_application --port N --fail-share 0.3 --successes FILE
+// successes. With --delay-ms N each answer waits N ms before it is sent (a slow application,
+// for the benches; the waits overlap, one per connection).
+//   load_application --port N --fail-share 0.3 --successes FILE [--delay-ms 5]
 // Runs until SIGTERM or SIGINT.
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -13,11 +14,13 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -48,9 +51,14 @@ int main(int argc, char** argv) {
   int port = 0;
   double fail_share = 0.3;
   std::string successes_path;
+  int delay_ms = 0;
   app.add_option("--port", port, "Port on 127.0.0.1")->required();
   app.add_option("--fail-share", fail_share, "Share of requests answered 503, 0 to 1");
   app.add_option("--successes", successes_path, "File of the deliveries answered 200")->required();
+  app.add_option("--delay-ms", delay_ms,
+                 "Milliseconds each answer waits before it is sent, e.g. 5 (default 0: at "
+                 "once); up to 256 connections, each kept alive, wait at the same time")
+      ->check(CLI::Range(0, 60000));
   CLI11_PARSE(app, argc, argv);
 
   std::FILE* successes = std::fopen(successes_path.c_str(), "a");
@@ -71,6 +79,9 @@ int main(int argc, char** argv) {
   // a connection after 5, and the client would spend its time connecting again).
   server.set_keep_alive_max_count(1000);
   server.Post(".*", [&](const httplib::Request& request, httplib::Response& response) {
+    // Outside the lock: each connection's thread waits on its own, as a slow application's
+    // requests do, instead of one after the other.
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     const std::string key = request.get_header_value("X-Tykhook-Delivery");
     const std::lock_guard lock(mutex);
     if (key.empty() || std::uniform_real_distribution<double>(0, 1)(random) < fail_share) {
