@@ -56,13 +56,18 @@ constexpr std::string_view enqueue_sql =
 constexpr std::string_view sweep_sql =
     "DELETE FROM tykhook_queue WHERE key IN (SELECT key FROM tykhook_queue "
     "WHERE state IN ('done', 'dead') AND expires_at <= ?1 LIMIT ?2)";
+// The due and next_due statements ask for one waiting state at a time (`state = ?`), and run
+// once for each: with `state IN ('pending', 'retrying')` SQLite builds a temporary B-tree for
+// the two values, and another to sort the rows of both by next_attempt, at every take.
+constexpr QueueState waiting_states[] = {QueueState::pending, QueueState::retrying};
+
 // A take is two steps: the entries due, oldest due first, then a lease for each, by rowid. (One
 // UPDATE ... WHERE key IN (SELECT ...) RETURNING built two temporary tables per take, and cost
 // as much as the rest of a delivery together: bench/queue_cycle_bench.)
 constexpr std::string_view due_sql =
     "SELECT key, event, method, target, headers, body, received, state, attempts, "
     "next_attempt, last_error, retried, rowid FROM tykhook_queue "
-    "WHERE state IN ('pending', 'retrying') AND next_attempt <= ?1 "
+    "WHERE state = ?3 AND next_attempt <= ?1 "
     "AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt LIMIT ?2";
 constexpr std::string_view lease_sql =
     "UPDATE tykhook_queue SET lease_until = ?2, token = ?3, attempts = attempts + 1 "
@@ -72,7 +77,7 @@ constexpr std::string_view finish_sql =
     "lease_until = NULL, token = NULL WHERE key = ?1 AND token = ?2";
 constexpr std::string_view next_due_sql =
     "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) FROM tykhook_queue "
-    "WHERE state IN ('pending', 'retrying')";
+    "WHERE state = ?1";
 constexpr std::string_view list_all_sql =
     "SELECT key, event, method, target, headers, body, received, state, attempts, "
     "next_attempt, last_error, retried, token FROM tykhook_queue "
@@ -204,25 +209,38 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   std::vector<LeasedEntry> taken;
   if (max == 0) return taken;
   const auto until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease);
-  sqlite3_bind_int64(due_.get(), 1, nanoseconds(now));
   const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
-  sqlite3_bind_int64(due_.get(), 2, static_cast<std::int64_t>(most));
-  std::vector<std::int64_t> rowids;
-  each_row(due_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
-    taken.push_back({read_entry(row), 0});
-    rowids.push_back(sqlite3_column_int64(row, rowid_column));
+  struct Due {
+    LeasedEntry leased;
+    std::int64_t rowid;
+  };
+  std::vector<Due> due;
+  for (const QueueState state : waiting_states) {
+    sqlite3_bind_int64(due_.get(), 1, nanoseconds(now));
+    sqlite3_bind_int64(due_.get(), 2, static_cast<std::int64_t>(most));
+    bind_text(due_.get(), 3, to_string(state));
+    each_row(due_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
+      due.push_back({{read_entry(row), 0}, sqlite3_column_int64(row, rowid_column)});
+    });
+  }
+  // Oldest due first over both states, as the memory store does, and no more than asked for.
+  std::stable_sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
+    return a.leased.entry.next_attempt < b.leased.entry.next_attempt;
   });
+  if (due.size() > most) due.resize(most);
   // The caller's write transaction holds the lock: no other writer comes between the two
   // steps. Each lease gets a new random token, and counts the attempt.
-  for (std::size_t i = 0; i < taken.size(); ++i) {
+  taken.reserve(due.size());
+  for (Due& each : due) {
     std::int64_t token = 0;
     sqlite3_randomness(sizeof token, &token);
-    sqlite3_bind_int64(lease_.get(), 1, rowids[i]);
+    sqlite3_bind_int64(lease_.get(), 1, each.rowid);
     sqlite3_bind_int64(lease_.get(), 2, nanoseconds(until));
     sqlite3_bind_int64(lease_.get(), 3, token);
     db_.run(lease_.get(), "cannot take queued deliveries");
-    taken[i].token = static_cast<std::uint64_t>(token);
-    ++taken[i].entry.attempts;
+    each.leased.token = static_cast<std::uint64_t>(token);
+    ++each.leased.entry.attempts;
+    taken.push_back(std::move(each.leased));
   }
   return taken;
 }
@@ -255,9 +273,14 @@ bool SqliteQueue::finish(std::string_view key, std::uint64_t token, const Attemp
 
 std::optional<TimePoint> SqliteQueue::next_due() {
   std::optional<TimePoint> due;
-  each_row(next_due_.get(), "cannot read the queue", [&](sqlite3_stmt* row) {
-    if (const auto ns = column_int(row, 0)) due = time_point(*ns);
-  });
+  for (const QueueState state : waiting_states) {
+    bind_text(next_due_.get(), 1, to_string(state));
+    each_row(next_due_.get(), "cannot read the queue", [&](sqlite3_stmt* row) {
+      if (const auto ns = column_int(row, 0)) {
+        if (!due || time_point(*ns) < *due) due = time_point(*ns);
+      }
+    });
+  }
   return due;
 }
 
