@@ -111,6 +111,12 @@ std::vector<std::string> keys_of(const std::vector<QueueEntry>& entries) {
   return keys;
 }
 
+std::vector<QueueEntry> entries_of(const std::vector<LeasedEntry>& leased) {
+  std::vector<QueueEntry> entries;
+  for (const auto& each : leased) entries.push_back(each.entry);
+  return entries;
+}
+
 void check_same_request(const QueueEntry& got, const QueueEntry& sent) {
   CHECK(got.key == sent.key);
   CHECK(got.event == sent.event);
@@ -214,6 +220,27 @@ TEST_CASE("take takes at most max entries, oldest due first") {
     CHECK(taken[1].entry.key == "k1");
     CHECK(store->take(t0 + 10s, lease, 0).empty());
     CHECK(store->take(t0 + 10s, lease, 10).size() == 3);
+  });
+}
+
+TEST_CASE("take orders pending and retrying entries together, oldest due first") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    REQUIRE(store->claim_and_enqueue(delivery("r21", t0), long_ttl));
+    REQUIRE(store->claim_and_enqueue(delivery("r23", t0 + 1s), long_ttl));
+    for (const auto& leased : store->take(t0 + 1s, lease, 2)) {
+      const auto next = leased.entry.key == "r21" ? t0 + 21s : t0 + 23s;
+      REQUIRE(store->finish(leased.entry.key, leased.token, retrying_at(next, "503")));
+    }
+    REQUIRE(store->claim_and_enqueue(delivery("p20", t0 + 20s), long_ttl));
+    REQUIRE(store->claim_and_enqueue(delivery("p22", t0 + 22s), long_ttl));
+    const auto taken = store->take(t0 + 30s, lease, 3);
+    CHECK(keys_of(entries_of(taken)) == std::vector<std::string>{"p20", "r21", "p22"});
+    for (const auto& leased : taken) {
+      CHECK(leased.entry.attempts == (leased.entry.key == "r21" ? 2U : 1U));
+    }
+    const auto rest = store->take(t0 + 30s, lease, 10);
+    CHECK(keys_of(entries_of(rest)) == std::vector<std::string>{"r23"});
   });
 }
 

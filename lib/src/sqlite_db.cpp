@@ -66,6 +66,8 @@ SqliteDb::SqliteDb(std::string_view path, std::string uri, std::chrono::millisec
                 "\", not \"wal\"; use a file on a local disk (or memory: for no file)");
   }
   exec("PRAGMA synchronous=FULL", "cannot set up");
+  begin_ = prepare("BEGIN IMMEDIATE");
+  commit_ = prepare("COMMIT");
 }
 
 void SqliteDb::fail(int rc, std::string_view what) const {

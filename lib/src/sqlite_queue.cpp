@@ -41,8 +41,8 @@ constexpr const char* queue_schema_sql =
     "CREATE INDEX IF NOT EXISTS tykhook_queue_by_due ON tykhook_queue (state, next_attempt);"
     "CREATE INDEX IF NOT EXISTS tykhook_queue_by_received ON tykhook_queue (state, received);";
 
-// The columns that read_entry reads, in its order; the token comes last.
-constexpr int token_column = 12;
+// The columns that read_entry reads, in its order; due_sql's rowid comes after them.
+constexpr int rowid_column = 12;
 
 constexpr std::string_view enqueue_sql =
     "INSERT INTO tykhook_queue (key, event, method, target, headers, body, received, state, "
@@ -56,20 +56,28 @@ constexpr std::string_view enqueue_sql =
 constexpr std::string_view sweep_sql =
     "DELETE FROM tykhook_queue WHERE key IN (SELECT key FROM tykhook_queue "
     "WHERE state IN ('done', 'dead') AND expires_at <= ?1 LIMIT ?2)";
-// One statement: the entries due, leased and counted, each with a new token.
-constexpr std::string_view take_sql =
-    "UPDATE tykhook_queue SET lease_until = ?2, token = random(), attempts = attempts + 1 "
-    "WHERE key IN (SELECT key FROM tykhook_queue WHERE state IN ('pending', 'retrying') "
-    "AND next_attempt <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) "
-    "ORDER BY next_attempt LIMIT ?3) "
-    "RETURNING key, event, method, target, headers, body, received, state, attempts, "
-    "next_attempt, last_error, retried, token";
+// The due and next_due statements ask for one waiting state at a time (`state = ?`), and run
+// once for each: with `state IN ('pending', 'retrying')` SQLite builds a temporary B-tree for
+// the two values, and another to sort the rows of both by next_attempt, at every take.
+constexpr QueueState waiting_states[] = {QueueState::pending, QueueState::retrying};
+
+// A take is two steps: the entries due, oldest due first, then a lease for each, by rowid. (One
+// UPDATE ... WHERE key IN (SELECT ...) RETURNING built two temporary tables per take, and cost
+// as much as the rest of a delivery together: bench/queue_cycle_bench.)
+constexpr std::string_view due_sql =
+    "SELECT key, event, method, target, headers, body, received, state, attempts, "
+    "next_attempt, last_error, retried, rowid FROM tykhook_queue "
+    "WHERE state = ?3 AND next_attempt <= ?1 "
+    "AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt LIMIT ?2";
+constexpr std::string_view lease_sql =
+    "UPDATE tykhook_queue SET lease_until = ?2, token = ?3, attempts = attempts + 1 "
+    "WHERE rowid = ?1";
 constexpr std::string_view finish_sql =
     "UPDATE tykhook_queue SET state = ?3, next_attempt = ?4, last_error = ?5, "
     "lease_until = NULL, token = NULL WHERE key = ?1 AND token = ?2";
 constexpr std::string_view next_due_sql =
     "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) FROM tykhook_queue "
-    "WHERE state IN ('pending', 'retrying')";
+    "WHERE state = ?1";
 constexpr std::string_view list_all_sql =
     "SELECT key, event, method, target, headers, body, received, state, attempts, "
     "next_attempt, last_error, retried, token FROM tykhook_queue "
@@ -117,7 +125,8 @@ SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
   db_.exec(queue_schema_sql, "cannot set up");
   enqueue_ = db_.prepare(enqueue_sql);
   sweep_ = db_.prepare(sweep_sql);
-  take_ = db_.prepare(take_sql);
+  due_ = db_.prepare(due_sql);
+  lease_ = db_.prepare(lease_sql);
   finish_ = db_.prepare(finish_sql);
   next_due_ = db_.prepare(next_due_sql);
   list_all_ = db_.prepare(list_all_sql);
@@ -200,18 +209,39 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   std::vector<LeasedEntry> taken;
   if (max == 0) return taken;
   const auto until = now + std::chrono::duration_cast<std::chrono::nanoseconds>(lease);
-  sqlite3_bind_int64(take_.get(), 1, nanoseconds(now));
-  sqlite3_bind_int64(take_.get(), 2, nanoseconds(until));
   const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
-  sqlite3_bind_int64(take_.get(), 3, static_cast<std::int64_t>(most));
-  each_row(take_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
-    taken.push_back(
-        {read_entry(row), static_cast<std::uint64_t>(sqlite3_column_int64(row, token_column))});
+  struct Due {
+    LeasedEntry leased;
+    std::int64_t rowid;
+  };
+  std::vector<Due> due;
+  for (const QueueState state : waiting_states) {
+    sqlite3_bind_int64(due_.get(), 1, nanoseconds(now));
+    sqlite3_bind_int64(due_.get(), 2, static_cast<std::int64_t>(most));
+    bind_text(due_.get(), 3, to_string(state));
+    each_row(due_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
+      due.push_back({{read_entry(row), 0}, sqlite3_column_int64(row, rowid_column)});
+    });
+  }
+  // Oldest due first over both states, as the memory store does, and no more than asked for.
+  std::stable_sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
+    return a.leased.entry.next_attempt < b.leased.entry.next_attempt;
   });
-  // RETURNING gives the rows in no set order: oldest due first, as the memory store does.
-  std::stable_sort(taken.begin(), taken.end(), [](const LeasedEntry& a, const LeasedEntry& b) {
-    return a.entry.next_attempt < b.entry.next_attempt;
-  });
+  if (due.size() > most) due.resize(most);
+  // The caller's write transaction holds the lock: no other writer comes between the two
+  // steps. Each lease gets a new random token, and counts the attempt.
+  taken.reserve(due.size());
+  for (Due& each : due) {
+    std::int64_t token = 0;
+    sqlite3_randomness(sizeof token, &token);
+    sqlite3_bind_int64(lease_.get(), 1, each.rowid);
+    sqlite3_bind_int64(lease_.get(), 2, nanoseconds(until));
+    sqlite3_bind_int64(lease_.get(), 3, token);
+    db_.run(lease_.get(), "cannot take queued deliveries");
+    each.leased.token = static_cast<std::uint64_t>(token);
+    ++each.leased.entry.attempts;
+    taken.push_back(std::move(each.leased));
+  }
   return taken;
 }
 
@@ -243,9 +273,14 @@ bool SqliteQueue::finish(std::string_view key, std::uint64_t token, const Attemp
 
 std::optional<TimePoint> SqliteQueue::next_due() {
   std::optional<TimePoint> due;
-  each_row(next_due_.get(), "cannot read the queue", [&](sqlite3_stmt* row) {
-    if (const auto ns = column_int(row, 0)) due = time_point(*ns);
-  });
+  for (const QueueState state : waiting_states) {
+    bind_text(next_due_.get(), 1, to_string(state));
+    each_row(next_due_.get(), "cannot read the queue", [&](sqlite3_stmt* row) {
+      if (const auto ns = column_int(row, 0)) {
+        if (!due || time_point(*ns) < *due) due = time_point(*ns);
+      }
+    });
+  }
   return due;
 }
 

@@ -54,7 +54,8 @@ class SqliteQueue {
   const SqliteDb& db_;
   Statement enqueue_;
   Statement sweep_;
-  Statement take_;
+  Statement due_;
+  Statement lease_;
   Statement finish_;
   Statement next_due_;
   Statement list_all_;
