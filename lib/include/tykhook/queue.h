@@ -61,9 +61,10 @@ struct QueueCounts {
   std::size_t dead = 0;      ///< given up (until their claim expires)
   /// When the oldest pending or retrying entry was received; nullopt when there is none.
   std::optional<TimePoint> oldest_waiting;
-  /// A queue on Redis Streams: the lengths of its streams, the one attempts are handed out
-  /// from (entries in flight) and the dead-letter stream. nullopt for the other stores.
+  /// A queue on Redis Streams: the length of the stream attempts are handed out from (the
+  /// entries in flight). nullopt for the other stores.
   std::optional<std::size_t> ready_stream_length;
+  /// A queue on Redis Streams: the length of its dead-letter stream. nullopt for the others.
   std::optional<std::size_t> dead_letter_stream_length;
 };
 
