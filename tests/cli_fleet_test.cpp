@@ -239,7 +239,10 @@ TEST_CASE(
   // worker had its attempt in flight (taken over after its lease), so at most as many as its
   // --concurrency; no other one twice, none three times.
   std::set<std::string> twice;
-  for (const auto& [key, senders] : reached) {
+  for (const auto& entry : reached) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& key = entry.first;
+    const auto& senders = entry.second;
     CAPTURE(key);
     CHECK(senders.size() <= 2);
     if (senders.size() == 2) {
