@@ -287,3 +287,15 @@ TEST_CASE("a moved verifier keeps its secrets") {
   REQUIRE(index.has_value());
   CHECK(*index == 1);
 }
+
+TEST_CASE("a secret's fingerprint: 12 hex digits of its HMAC of a fixed text, one per secret") {
+  // Expected values from an independent HMAC-SHA256 implementation.
+  CHECK(fingerprint(Secret("whsec-demo-secret")) == "bce85f88a742");
+  CHECK(fingerprint(Secret("a")) == "004d8ec7866c");
+  // One byte more (a file's newline kept) is another secret, and shows as one.
+  CHECK(fingerprint(Secret("whsec-demo-secret\n")) == "a189a2f9ba03");
+  const std::string print = fingerprint(Secret("top-secret-value"));
+  CHECK(print.size() == 12);
+  CHECK(print.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(print.find("top") == std::string::npos);
+}

@@ -119,6 +119,10 @@ std::string sign(std::string_view secret, std::string_view body) {
   return detail::to_hex(finish(KeyedHash(secret), body));
 }
 
+std::string fingerprint(const Secret& secret) {
+  return sign(secret.bytes(), "tykhook secret fingerprint").substr(0, 12);
+}
+
 Parsed<Digest> parse_signature_header(std::string_view value) {
   // DESIGN.md "Details": spaces or tabs around the value, a `sha256=` prefix in any case.
   std::size_t begin = 0;

@@ -33,6 +33,13 @@ class Secret {
 /// Returns the lower-case hex HMAC-SHA256 of `body` keyed with `secret`.
 [[nodiscard]] std::string sign(std::string_view secret, std::string_view body);
 
+/// A short fingerprint of `secret`, so that two systems (the portal's admin and the receiver's,
+/// or two receivers) can tell whether they hold the same secret without showing it: the first
+/// 12 hex digits of the HMAC-SHA256 of "tykhook secret fingerprint" keyed with the secret.
+/// It cannot be turned back into the secret, but like any check value it lets a guess be
+/// tested, so a secret must be long and random (as the portal's generated ones are).
+[[nodiscard]] std::string fingerprint(const Secret& secret);
+
 /// Parses an X-Signature-SHA256 value: 64 hex digits in either case, an optional `sha256=`
 /// prefix in any case, spaces or tabs around. The error says what is wrong (never the value).
 [[nodiscard]] Parsed<Digest> parse_signature_header(std::string_view value);
