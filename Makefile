@@ -81,7 +81,8 @@ deb: build
 #   make test-sanitize  every test, built with clang, AddressSanitizer and
 #                       UndefinedBehaviorSanitizer (leak checks on) into $(ASAN_BUILD)
 #   make fuzz           the fuzz targets of tests/fuzz, built with clang into $(FUZZ_BUILD), each
-#                       run for FUZZ_SECONDS with its seeds and dictionary; fails on any finding
+#                       run for FUZZ_SECONDS with its seeds and dictionary, FUZZ_JOBS (default:
+#                       one per processor) side by side; fails on any finding
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60

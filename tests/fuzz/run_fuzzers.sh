@@ -5,6 +5,8 @@
 #
 #   tests/fuzz/run_fuzzers.sh BUILD SECONDS [TARGET...]     (default: every target)
 #
+# FUZZ_JOBS (default: the number of processors) targets run side by side.
+#
 # The working corpus of each target is BUILD/fuzz/corpus/TARGET: seeded from samples/ and
 # tests/fuzz/seeds/ on every run, and kept between runs (it is never committed). Each run's
 # output is in BUILD/fuzz/logs/TARGET.log; a summary line per target goes to standard output.
@@ -71,34 +73,70 @@ seed() {
   esac
 }
 
-failed=()
-for target in "${targets[@]}"; do
-  binary="$build/tests/fuzz/fuzz_$target"
-  if [ ! -x "$binary" ]; then
-    echo "fuzz $target: $binary is missing; build it with make fuzz" >&2
-    exit 2
-  fi
-  corpus="$work/corpus/$target"
-  artifacts="$work/artifacts/$target"
-  log="$work/logs/$target.log"
+# Runs one target; its summary line goes to $work/logs/TARGET.summary, and the file
+# $work/logs/TARGET.failed exists when it found something.
+run_target() {
+  local target=$1
+  local binary="$build/tests/fuzz/fuzz_$target"
+  local corpus="$work/corpus/$target"
+  local artifacts="$work/artifacts/$target"
+  local log="$work/logs/$target.log"
+  local summary="$work/logs/$target.summary"
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  rm -f "$work/logs/$target.failed" "$summary"
   seed "$target" "$corpus"
-  inputs=("$corpus")
+  local inputs=("$corpus")
   [ -d "$fuzz_dir/regressions/$target" ] && inputs+=("$fuzz_dir/regressions/$target")
-  status=0
+  local status=0
   "$binary" "${inputs[@]}" \
     -dict="$fuzz_dir/tykhook.dict" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$(max_len "$target")" -artifact_prefix="$artifacts/" -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
+  local execs coverage
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ "$status" -eq 0 ]; then
-    echo "fuzz $target: ok, ${seconds}s, ${execs:-?} executions, ${coverage:-cov: ?}, corpus $(ls "$corpus" | wc -l)"
+    echo "fuzz $target: ok, ${seconds}s, ${execs:-?} executions, ${coverage:-cov: ?}, corpus $(ls "$corpus" | wc -l)" >"$summary"
   else
-    echo "fuzz $target: FAILED (exit $status) after ${execs:-?} executions; see $log and $artifacts/"
-    grep -m 5 -E 'ERROR|fuzz check failed|SUMMARY|Test unit written' "$log" || true
-    failed+=("$target")
+    {
+      echo "fuzz $target: FAILED (exit $status) after ${execs:-?} executions; see $log and $artifacts/"
+      grep -m 5 -E 'ERROR|fuzz check failed|SUMMARY|Test unit written' "$log" || true
+    } >"$summary"
+    touch "$work/logs/$target.failed"
   fi
+}
+
+for target in "${targets[@]}"; do
+  if [ ! -x "$build/tests/fuzz/fuzz_$target" ]; then
+    echo "fuzz $target: $build/tests/fuzz/fuzz_$target is missing; build it with make fuzz" >&2
+    exit 2
+  fi
+done
+
+# FUZZ_JOBS targets at once (default: one per processor); each still runs for SECONDS on a
+# processor of its own, so running them side by side checks as much as one after another.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$target" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+  if [ -f "$work/logs/$target.summary" ]; then
+    cat "$work/logs/$target.summary"
+  else
+    echo "fuzz $target: FAILED: it stopped before its summary; see $work/logs/$target.log"
+    failed+=("$target")
+    continue
+  fi
+  if [ -e "$work/logs/$target.failed" ]; then failed+=("$target"); fi
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
