@@ -72,10 +72,6 @@ std::vector<nlohmann::json> queue_list(const std::string& store, const std::stri
   return entries;
 }
 
-std::size_t in_state(const std::string& store, const std::string& state) {
-  return queue_list(store, state).size();
-}
-
 }  // namespace
 
 TEST_CASE("while the application is down every delivery is answered 200, and reaches it later") {

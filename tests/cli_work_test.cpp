@@ -24,16 +24,6 @@ namespace {
 const std::string secret = "cli-work-secret-0b5e55";
 const std::map<std::string, std::string> secret_env = {{"PORTAL_WEBHOOKS_SECRET", secret}};
 
-// How many entries of `store` are in `state`.
-std::size_t in_state(const std::string& store, const std::string& state) {
-  const Run run = run_tykhook({"queue", "list", "--store", store, "--state", state});
-  REQUIRE(run.status == 0);
-  std::size_t lines = 0;
-  std::istringstream text(run.out);
-  for (std::string line; std::getline(text, line);) ++lines;
-  return lines;
-}
-
 // Queues every event's sample in `store` through a receiver whose application is down and that
 // gives up after one attempt, stops the receiver, and sends the entries back: they wait in the
 // store, pending.

@@ -252,4 +252,14 @@ std::vector<std::string> read_startup_lines(Background& process,
   return lines;
 }
 
+std::size_t in_state(const std::string& store, const std::string& state) {
+  const Run run = run_tykhook({"queue", "list", "--store", store, "--state", state});
+  if (run.status != 0) {
+    throw std::runtime_error("tykhook queue list --state " + state + " failed: " + run.err);
+  }
+  std::size_t lines = 0;
+  for (const char c : run.out) lines += c == '\n';
+  return lines;
+}
+
 }  // namespace tykhook::test

@@ -78,4 +78,9 @@ int listening_port(const std::string& first_line);
 std::vector<std::string> read_startup_lines(
     Background& process, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// How many entries of the queue in `store` are in `state`: the lines of `tykhook queue list
+/// --store STORE --state STATE`. Throws std::runtime_error, with the command's error, when it
+/// fails.
+std::size_t in_state(const std::string& store, const std::string& state);
+
 }  // namespace tykhook::test
