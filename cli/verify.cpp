@@ -144,7 +144,7 @@ void add_max_future_option(CLI::App& command, std::string& max_future, std::stri
   command
       .add_option("--max-future", max_future,
                   "Refuse a Timestamp further than this ahead of " + std::string(reference) +
-                      " (a clock ahead), apart from --tolerance, e.g. 2s, 10m (default: the "
+                      ", whatever --tolerance allows in the past, e.g. 2s, 10m (default: the "
                       "tolerance)")
       ->type_name("DURATION")
       ->check(duration_check());
