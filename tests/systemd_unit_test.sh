@@ -33,7 +33,7 @@ cmake --install "$build_dir" --prefix "$prefix" >"$work/install.log" 2>&1 \
   || fail "cmake --install failed"
 unit=$prefix/lib/systemd/system/tykhook.service
 [[ -f "$unit" ]] || fail "no lib/systemd/system/tykhook.service under the prefix"
-grep -q '@' "$unit" && fail "the installed unit has a template variable left: $(grep '@' "$unit")"
+grep -q '@[A-Z_]*@' "$unit" && fail "the installed unit has a template variable left: $(grep '@[A-Z_]*@' "$unit")"
 
 # The unit's ExecStart, its continuation lines joined.
 exec_start=$(sed -e ':join' -e '/\\$/{N;s/\\\n//;b join}' "$unit" | sed -n 's/^ExecStart=//p')
