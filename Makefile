@@ -6,7 +6,8 @@
 #   make clean   remove $(BUILD)
 #   make samples re-sign samples/captures/ from samples/bodies/ with the demo secret
 #   make install build + install into $(PREFIX): libraries, headers, program, man page, CMake and
-#                pkg-config files (make install PREFIX=/tmp/x)
+#                pkg-config files, the systemd unit (lib/systemd/system/tykhook.service)
+#                (make install PREFIX=/tmp/x)
 #   make docs    the HTML reference of the public headers, into $(BUILD)/docs/html
 #   make deb     build + a Debian package of the install, into $(BUILD)
 

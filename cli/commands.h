@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "delivery_options.h"
@@ -42,6 +43,7 @@ struct VerifyOptions {
   std::vector<std::string> captures;
   std::string signature;
   std::string tolerance;
+  std::string max_future;
   std::string now;
   BodyCheckOptions checks;
   std::size_t max_body = default_max_body;
@@ -101,6 +103,7 @@ struct ListenOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string tolerance = "5m";
+  std::string max_future;
   std::string store = "sqlite:tykhook.db";
   std::string capture_dir;
   bool reject_invalid = false;
@@ -180,6 +183,10 @@ int run_queue(const QueueOptions& options);
 
 /// The tolerance that a --tolerance value names: none for `off` or no value.
 [[nodiscard]] std::optional<std::chrono::milliseconds> tolerance_of(const std::string& text);
+
+/// Adds --max-future DURATION to `command`: a bound for a Timestamp ahead of `reference` (the
+/// reference time's name in --help), apart from --tolerance; empty means the tolerance.
+void add_max_future_option(CLI::App& command, std::string& max_future, std::string_view reference);
 /// A CLI11 check that accepts an RFC 3339 time.
 [[nodiscard]] CLI::Validator rfc3339_check();
 

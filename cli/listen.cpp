@@ -25,6 +25,7 @@ int run_listen(const ListenOptions& options) {
   VerifierOptions& verifier = receiver_options.verifier;
   verifier.secrets = std::move(loaded.secrets);
   if (const auto tolerance = tolerance_of(options.tolerance)) verifier.tolerance = *tolerance;
+  if (const auto max_future = tolerance_of(options.max_future)) verifier.max_future = *max_future;
   verifier.max_body = options.max_body;
   const FilesBefore before = look_before(options);
   std::optional<std::string> schemas_note;

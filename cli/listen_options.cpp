@@ -22,6 +22,7 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
       ->type_name("DURATION")
       ->check(tolerance_check())
       ->capture_default_str();
+  add_max_future_option(*command, options.max_future, "the clock");
   command
       ->add_option("--store", options.store,
                    "Idempotency store: memory:, sqlite:PATH or redis://HOST:PORT[/DB]")

@@ -140,6 +140,16 @@ std::optional<std::chrono::milliseconds> tolerance_of(const std::string& text) {
   return *parse_duration(text);
 }
 
+void add_max_future_option(CLI::App& command, std::string& max_future, std::string_view reference) {
+  command
+      .add_option("--max-future", max_future,
+                  "Refuse a Timestamp further than this ahead of " + std::string(reference) +
+                      ", whatever --tolerance allows in the past, e.g. 2s, 10m (default: the "
+                      "tolerance)")
+      ->type_name("DURATION")
+      ->check(duration_check());
+}
+
 CLI::Validator rfc3339_check() {
   return CLI::Validator(
       [](const std::string& text) {
@@ -201,10 +211,11 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
                    "(default: off)")
       ->type_name("DURATION")
       ->check(tolerance_check());
+  add_max_future_option(*command, options.max_future, "--now");
   command
       ->add_option("--now", options.now,
-                   "Reference time for --tolerance, e.g. 2024-04-22T16:40:00Z, or received: "
-                   "the time each capture records as its arrival (default: the clock)")
+                   "Reference time for --tolerance and --max-future, e.g. 2024-04-22T16:40:00Z, or "
+                   "received: the time each capture records as its arrival (default: the clock)")
       ->type_name("RFC3339|received")
       ->check(now_check());
   add_body_check_options(*command, options.checks);
@@ -238,20 +249,25 @@ int run_verify(const VerifyOptions& options) {
   if (const auto tolerance = tolerance_of(options.tolerance)) {
     verifier_options.tolerance = *tolerance;
   }
+  if (const auto max_future = tolerance_of(options.max_future)) {
+    verifier_options.max_future = *max_future;
+  }
   if (const auto note = apply_body_check_options(options.checks, verifier_options)) {
     std::cerr << "tykhook verify: " << *note << '\n';
   }
   if (!options.store.empty()) verifier_options.store = open_store(options.store);
   const Verifier verifier(std::move(verifier_options));
-  const bool tolerance = tolerance_of(options.tolerance).has_value();
+  // Whether any bound checks the Timestamp against now.
+  const bool checks_time =
+      tolerance_of(options.tolerance).has_value() || tolerance_of(options.max_future).has_value();
   const bool now_is_received = options.now == now_received;
   const TimePoint now = options.now.empty() || now_is_received
                             ? std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now())
                             : *parse_rfc3339(options.now);
 
-  if (!options.now.empty() && !tolerance) {
-    std::cerr << "tykhook verify: --now has no effect without --tolerance; add --tolerance "
-                 "DURATION (e.g. 5m) to check the Timestamp against it\n";
+  if (!options.now.empty() && !checks_time) {
+    std::cerr << "tykhook verify: --now has no effect without --tolerance or --max-future; add "
+                 "--tolerance DURATION (e.g. 5m) to check the Timestamp against it\n";
   }
 
   Tally tally;
@@ -285,7 +301,7 @@ int run_verify(const VerifyOptions& options) {
         TimePoint capture_now = now;
         if (now_is_received && capture.received) {
           capture_now = *capture.received;
-        } else if (now_is_received && tolerance) {
+        } else if (now_is_received && checks_time) {
           // On standard error, so that --format json stays one object per capture.
           std::cerr << "tykhook verify: " << capture.input
                     << " records no arrival time; --now received uses the clock for it\n";

@@ -22,7 +22,9 @@
 #include "cli_support.h"
 #include "support/loopback.h"
 #include "tykhook/capture.h"
+#include "tykhook/envelope.h"
 #include "tykhook/signature.h"
+#include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
 
 using namespace tykhook::test;
@@ -377,6 +379,56 @@ TEST_CASE("GET /metrics counts the deliveries by event and verdict") {
         std::string::npos);
   CHECK(metrics.find(R"(tykhook_responses_total{status="401"} 1)") != std::string::npos);
   CHECK(metrics.find("tykhook_delivery_duration_seconds_count 2") != std::string::npos);
+  CHECK(listener.stop().status == 0);
+}
+
+TEST_CASE("listen counts each delivery's clock skew, and --max-future bounds the future alone") {
+  TempDir dir;
+  Listener listener(dir, {"--max-future", "2s"});
+  REQUIRE(listener.port > 0);
+  const std::string body = source_file("samples/bodies/UserRegistered.json");
+  const auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(tykhook::Clock::now());
+  // Mid-bucket offsets: the second or so that a delivery takes to arrive moves none of them.
+  const struct {
+    std::string_view name;
+    std::chrono::nanoseconds offset;
+    std::string_view verdict;
+    std::string_view error;
+  } cases[] = {
+      {"10m in the past", -10min, "stale", " in the past, beyond the tolerance of 5m;"},
+      {"45s in the past", -45s, "ok", ""},
+      {"7s ahead", 7s, "stale", " ahead of now, beyond the limit for times ahead of 2s;"},
+      {"45s ahead", 45s, "stale", " ahead of now, beyond the limit for times ahead of 2s;"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string file =
+        dir.write(std::string(c.name) + ".json", *tykhook::with_timestamp(body, now + c.offset));
+    const Run run = send(listener, dir, {"--body", file});
+    CAPTURE(run.out);
+    CHECK(run.out.find("X-Tykhook-Verdict: " + std::string(c.verdict) + "\n") != std::string::npos);
+    if (!c.error.empty()) CHECK(run.out.find(std::string(c.error)) != std::string::npos);
+    // The log line, and with it the count, follows the response.
+    REQUIRE(listener.process->next_error_line().has_value());
+  }
+  const std::string metrics = request(listener.port, "GET", "/metrics");
+  CAPTURE(metrics);
+  for (const std::string_view line : {
+           R"(tykhook_delivery_age_seconds_bucket{le="30"} 0)",
+           R"(tykhook_delivery_age_seconds_bucket{le="60"} 1)",
+           R"(tykhook_delivery_age_seconds_bucket{le="600"} 1)",
+           R"(tykhook_delivery_age_seconds_bucket{le="1800"} 2)",
+           R"(tykhook_delivery_age_seconds_bucket{le="+Inf"} 2)",
+           "tykhook_delivery_age_seconds_count 2",
+           R"(tykhook_clock_ahead_seconds_bucket{le="5"} 0)",
+           R"(tykhook_clock_ahead_seconds_bucket{le="10"} 1)",
+           R"(tykhook_clock_ahead_seconds_bucket{le="30"} 1)",
+           R"(tykhook_clock_ahead_seconds_bucket{le="60"} 2)",
+           "tykhook_clock_ahead_seconds_count 2",
+       }) {
+    CAPTURE(line);
+    CHECK(metrics.find("\n" + std::string(line) + "\n") != std::string::npos);
+  }
   CHECK(listener.stop().status == 0);
 }
 

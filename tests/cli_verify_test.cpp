@@ -558,7 +558,7 @@ TEST_CASE("--now received is stale when a capture arrived long after its Timesta
                        {"event", "UserRegistered"},
                        {"errors",
                         {"/Timestamp: " + format_rfc3339(old.sent) +
-                         " is 1h before now, over the tolerance of 5m; check the clocks, or "
+                         " is 1h in the past, beyond the tolerance of 5m; check the clocks, or "
                          "raise --tolerance (off turns the check off)"}}});
   CHECK(verify_json(late, {"--tolerance", "2h", "--now", "received"})["verdict"] == "ok");
 }
@@ -627,8 +627,78 @@ TEST_CASE("--now received without --tolerance is the same warning as --now TIME 
       run_tykhook({"verify", "--secret", secret, "--now", "received"}, old.json_capture());
   CHECK(run.status == 0);
   CHECK(run.err ==
-        "tykhook verify: --now has no effect without --tolerance; add --tolerance DURATION (e.g. "
-        "5m) to check the Timestamp against it\n");
+        "tykhook verify: --now has no effect without --tolerance or --max-future; add "
+        "--tolerance DURATION (e.g. 5m) to check the Timestamp against it\n");
+}
+
+TEST_CASE("--max-future bounds a Timestamp ahead of --now apart from --tolerance, both ways") {
+  const std::string now_text = "2024-04-24T15:26:04Z";
+  const TimePoint now = *parse_rfc3339(now_text);
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  const struct {
+    std::string_view name;
+    TimePoint sent;
+    std::vector<std::string> options;
+    std::string_view want;
+    std::string error;  // the first error, whole, when stale
+  } cases[] = {
+      {"2s ahead, tighter --max-future 2s", now + seconds(2), {"--max-future", "2s"}, "ok", ""},
+      {"30s ahead, tighter --max-future 2s",
+       now + seconds(30),
+       {"--max-future", "2s"},
+       "stale",
+       " is 30s ahead of now, beyond the limit for times ahead of 2s; check both clocks, or raise "
+       "--max-future"},
+      {"10m in the past, tighter --max-future 2s",
+       now - minutes(10),
+       {"--max-future", "2s"},
+       "stale",
+       " is 10m in the past, beyond the tolerance of 5m; check the clocks, or raise --tolerance "
+       "(off turns the check off)"},
+      {"30s in the past, tighter --max-future 2s",
+       now - seconds(30),
+       {"--max-future", "2s"},
+       "ok",
+       ""},
+      {"10m ahead, looser --max-future 1h", now + minutes(10), {"--max-future", "1h"}, "ok", ""},
+      {"6m 12s ahead, no --max-future",
+       now + minutes(6) + seconds(12),
+       {},
+       "stale",
+       " is 6m 12s ahead of now, beyond the tolerance of 5m; check both clocks, or allow more "
+       "with --max-future or --tolerance"},
+      {"6m 12s in the past, no --max-future",
+       now - minutes(6) - seconds(12),
+       {},
+       "stale",
+       " is 6m 12s in the past, beyond the tolerance of 5m; check the clocks, or raise "
+       "--tolerance (off turns the check off)"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const std::string bytes = *with_timestamp(body, c.sent);
+    std::vector<std::string> options = {"--tolerance", "5m", "--now", now_text};
+    options.insert(options.end(), c.options.begin(), c.options.end());
+    const auto line = verify_json(raw_signed(bytes), options);
+    CHECK(line["verdict"] == c.want);
+    if (c.want != "stale") continue;
+    CHECK(line["errors"][0] == "/Timestamp: " + format_rfc3339(c.sent) + c.error);
+  }
+  // Without --tolerance, --max-future alone checks the future and gives --now its effect.
+  const std::string ahead = raw_signed(*with_timestamp(body, now + minutes(1)));
+  const Run alone =
+      run_tykhook({"verify", "--secret", secret, "--now", now_text, "--max-future", "30s"}, ahead);
+  CHECK(alone.status == 1);
+  CHECK(alone.err == "");
+  CHECK(alone.out.find(": stale (UserRegistered): /Timestamp: ") != std::string::npos);
+  const std::string past = raw_signed(*with_timestamp(body, now - minutes(60)));
+  CHECK(verify_json(past, {"--now", now_text, "--max-future", "30s"})["verdict"] == "ok");
+  const Run bad = run_tykhook({"verify", "--secret", secret, "--max-future", "soon"}, ahead);
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--max-future") != std::string::npos);
+  CHECK(bad.err.find("\"soon\": missing number; use an integer with a unit ms, s, m, h or d") !=
+        std::string::npos);
 }
 
 TEST_CASE("--max-body takes K, M and G, and holds a body to the limit it names (#20)") {

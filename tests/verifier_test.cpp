@@ -238,7 +238,7 @@ TEST_CASE("the tolerance is strict at its bound, in the past and in the future")
     const auto verdict = verifier.verify(request, c.now);
     CHECK(to_string(verdict.kind) == c.want);
     if (!verdict.ok())
-      CHECK(verdict.errors.front().find("over the tolerance of 5m") != std::string::npos);
+      CHECK(verdict.errors.front().find("beyond the tolerance of 5m") != std::string::npos);
   }
 }
 
@@ -259,23 +259,23 @@ TEST_CASE(
   } cases[] = {
       // The input CI's fuzzing found: 1694 to 2024 overflowed a signed subtraction.
       {"1694 against 2024", "1694-04-22T16:38:54.082037+02:00", now,
-       " is 120532d before now, over"},
+       " is 120532d in the past, beyond"},
       {"the first time held exactly", "1677-09-21T00:12:43.145224193Z", now,
-       " is 126589d 15h before now, over"},
+       " is 126589d 15h in the past, beyond"},
       {"the last time held exactly", "2262-04-11T23:47:16.854775806Z", now,
-       " is 86914d 8h after now, over"},
+       " is 86914d 8h ahead of now, beyond"},
       {"Go's zero time (saturated)", "0001-01-01T00:00:00Z", now,
-       " is at least 126589d 15h before now (before the year 1678), over"},
+       " is at least 126589d 15h in the past (before the year 1678), beyond"},
       {"the year 9999 (saturated)", "9999-12-31T23:59:59Z", now,
-       " is at least 86914d 8h after now (after the year 2261), over"},
+       " is at least 86914d 8h ahead of now (after the year 2261), beyond"},
       {"2024 against a now of min()", "2024-04-24T15:26:04Z", TimePoint::min(),
-       " is at least 126589d 15h after now, over"},
+       " is at least 126589d 15h ahead of now, beyond"},
       {"2024 against a now of max()", "2024-04-24T15:26:04Z", TimePoint::max(),
-       " is at least 86914d 8h before now, over"},
+       " is at least 86914d 8h in the past, beyond"},
       {"the first time against a now of max()", "1677-09-21T00:12:43.145224193Z", TimePoint::max(),
-       " is at least 213503d 23h before now, over"},
-      {"a year after now", "2025-04-24T15:26:04Z", now, " is 365d after now, over"},
-      {"22m 58s before now", "2024-04-24T15:03:06Z", now, " is 22m 58s before now, over"},
+       " is at least 213503d 23h in the past, beyond"},
+      {"a year after now", "2025-04-24T15:26:04Z", now, " is 365d ahead of now, beyond"},
+      {"22m 58s before now", "2024-04-24T15:03:06Z", now, " is 22m 58s in the past, beyond"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -285,7 +285,7 @@ TEST_CASE(
     CAPTURE(error);
     CHECK(error.rfind("/Timestamp: " + std::string(c.timestamp), 0) == 0);
     CHECK(error.find(c.distance) != std::string::npos);
-    CHECK(error.find("over the tolerance of 5m;") != std::string::npos);
+    CHECK(error.find("beyond the tolerance of 5m;") != std::string::npos);
   }
   // Both saturated to the same end: no distance can be told apart, and none overflows.
   const auto same_end =
@@ -293,11 +293,67 @@ TEST_CASE(
   CHECK(to_string(same_end.kind) == "ok");
 }
 
+TEST_CASE("max_future bounds Timestamps ahead of now apart from the tolerance of the past") {
+  const struct {
+    std::string_view name;
+    std::optional<std::chrono::nanoseconds> tolerance;
+    std::optional<std::chrono::nanoseconds> max_future;
+    TimePoint now;
+    std::string_view want;
+    std::string_view message;  // a part of the first error, when stale
+  } cases[] = {
+      // Tighter than the tolerance: 2 s ahead passes, 3 s does not; the past keeps 5 minutes.
+      {"tighter: 2s ahead, at the bound", 5min, 2s, sent - 2s, "ok", ""},
+      {"tighter: 3s ahead", 5min, 2s, sent - 3s, "stale",
+       " is 3s ahead of now, beyond the limit for times ahead of 2s; check both clocks, or raise "
+       "--max-future"},
+      {"tighter: 4m in the past", 5min, 2s, sent + 4min, "ok", ""},
+      {"tighter: 6m 12s in the past", 5min, 2s, sent + 6min + 12s, "stale",
+       " is 6m 12s in the past, beyond the tolerance of 5m; check the clocks, or raise "
+       "--tolerance"},
+      // Looser than the tolerance: 10 minutes ahead pass, the past keeps 5 minutes.
+      {"looser: 10m ahead", 5min, 1h, sent - 10min, "ok", ""},
+      {"looser: 1h 1ms ahead", 5min, 1h, sent - 1h - 1ms, "stale",
+       " is 1h ahead of now, beyond the limit for times ahead of 1h;"},
+      {"looser: 10m in the past", 5min, 1h, sent + 10min, "stale",
+       " is 10m in the past, beyond the tolerance of 5m;"},
+      // Without max_future the tolerance bounds both directions (DESIGN.md), and says which way.
+      {"unset: 6m ahead", 5min, std::nullopt, sent - 6min, "stale",
+       " is 6m ahead of now, beyond the tolerance of 5m; check both clocks, or allow more with "
+       "--max-future or --tolerance"},
+      {"unset: 4m ahead", 5min, std::nullopt, sent - 4min, "ok", ""},
+      // Without a tolerance, max_future still bounds the future, and nothing bounds the past.
+      {"alone: 1m ahead", std::nullopt, 30s, sent - 1min, "stale",
+       " is 1m ahead of now, beyond the limit for times ahead of 30s;"},
+      {"alone: a year in the past", std::nullopt, 30s, sent + 24h * 365, "ok", ""},
+      {"zero: 1ns ahead", 5min, 0s, sent - 1ns, "stale", "beyond the limit for times ahead of 0s"},
+      {"zero: exactly now", 5min, 0s, sent, "ok", ""},
+  };
+  const auto request = signed_request(body);
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto verifier = make_verifier({.tolerance = c.tolerance, .max_future = c.max_future});
+    const auto verdict = verifier.verify(request, c.now);
+    CHECK(to_string(verdict.kind) == c.want);
+    if (verdict.ok() || c.message.empty()) continue;
+    const std::string& error = verdict.errors.front();
+    CAPTURE(error);
+    CHECK(error.find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("a negative max_future is misuse") {
+  CHECK_THROWS_WITH_AS(make_verifier({.max_future = -1s}),
+                       "tykhook::Verifier: negative max_future; give 0 or more, or none to use "
+                       "the tolerance",
+                       std::invalid_argument);
+}
+
 TEST_CASE("a tolerance that is not whole units is described exactly") {
   const auto verifier = make_verifier({.tolerance = 1h + 5s + 250ms});
   const auto verdict = verifier.verify(signed_request(body), sent + 2h);
   REQUIRE(to_string(verdict.kind) == "stale");
-  CHECK(verdict.errors.front().find("is 2h before now, over the tolerance of 1h 5s 250ms;") !=
+  CHECK(verdict.errors.front().find("is 2h in the past, beyond the tolerance of 1h 5s 250ms;") !=
         std::string::npos);
 }
 

@@ -5,7 +5,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -19,19 +21,27 @@ namespace tykhook::detail {
 void metric_header(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help);
 
-/// Durations counted in buckets from half a millisecond to ten seconds. Safe from many threads.
+/// Durations counted in buckets with the upper bounds given (in seconds, ascending), by default
+/// from half a millisecond to ten seconds. Safe from many threads.
 class Histogram {
  public:
-  /// Counts one duration.
+  /// The bounds of a latency: half a millisecond to ten seconds.
+  static constexpr std::array<double, 14> latency_bounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  /// The most bounds a histogram takes.
+  static constexpr std::size_t max_bounds = 16;
+
+  /// Counts in buckets up to `bounds`, which must outlive the histogram (a constant); more than
+  /// max_bounds is misuse (std::invalid_argument).
+  explicit Histogram(std::span<const double> bounds = latency_bounds);
+  /// Counts one duration; `_sum` stops at its largest value rather than wrapping around.
   void observe(std::chrono::microseconds duration);
   /// Appends the histogram as metric `name` (in seconds), with its HELP and TYPE lines.
   void render(std::string& out, std::string_view name, std::string_view help) const;
 
  private:
-  static constexpr std::size_t buckets = 14;
-  static constexpr std::array<double, buckets> bucket_bounds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  std::array<std::atomic<std::uint64_t>, buckets + 1> counts_{};  // the last one is +Inf
+  std::span<const double> bounds_;
+  std::array<std::atomic<std::uint64_t>, max_bounds + 1> counts_{};  // one past the last: +Inf
   std::atomic<std::uint64_t> sum_us_{0};
 };
 

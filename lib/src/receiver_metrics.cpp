@@ -48,6 +48,13 @@ void ReceiverMetrics::count_delivery(std::optional<Event> event, bool named,
   latency_.observe(duration);
 }
 
+void ReceiverMetrics::count_timestamp(TimePoint timestamp, TimePoint arrival) {
+  // nanoseconds_between is exact over the whole range, and its microseconds fit a duration.
+  const std::chrono::microseconds skew(
+      static_cast<std::int64_t>(nanoseconds_between(timestamp, arrival) / 1000));
+  (timestamp > arrival ? clock_ahead_ : timestamp_age_).observe(skew);
+}
+
 void ReceiverMetrics::count_attempt(AttemptOutcome outcome, std::chrono::microseconds duration) {
   attempts_[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
   target_latency_.observe(duration);
@@ -86,6 +93,12 @@ std::string ReceiverMetrics::render() const {
 
   latency_.render(out, "tykhook_delivery_duration_seconds",
                   "Time from a delivery's first byte to its response, in seconds.");
+  timestamp_age_.render(out, "tykhook_delivery_age_seconds",
+                        "Arrival time minus Timestamp of each authentic delivery whose Timestamp "
+                        "was read and was not ahead of the clock, in seconds.");
+  clock_ahead_.render(out, "tykhook_clock_ahead_seconds",
+                      "Timestamp minus arrival time of each authentic delivery whose Timestamp "
+                      "was ahead of the clock, in seconds.");
 
   const struct {
     std::string_view name;

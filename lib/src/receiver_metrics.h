@@ -17,6 +17,7 @@
 #include "tykhook/events.h"
 #include "tykhook/receiver.h"
 #include "tykhook/store.h"
+#include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
 #include "tykhook/worker.h"
 
@@ -38,6 +39,9 @@ class ReceiverMetrics {
   /// "none": the label set stays bounded whatever a client sends.
   void count_delivery(std::optional<Event> event, bool named, const DeliveryOutcome& outcome,
                       std::chrono::microseconds duration);
+  /// Counts the clock skew of one delivery whose Timestamp was read: `arrival - timestamp` in the
+  /// age histogram when the Timestamp is not after `arrival`, else in the clock-ahead one.
+  void count_timestamp(TimePoint timestamp, TimePoint arrival);
   /// Counts one response with HTTP status `status`.
   void count_response(int status);
   void count_store_error() { store_errors_.fetch_add(1, std::memory_order_relaxed); }
@@ -58,6 +62,16 @@ class ReceiverMetrics {
   std::array<std::array<Counter, verdict_labels>, event_labels> deliveries_{};
   std::array<Counter, 600> responses_{};  // by status, 100 to 599; others count as 0
   Histogram latency_;
+  // Prometheus buckets count from -inf, so a negative skew in one histogram would sit below every
+  // bucket of a delay and make _sum go down: a Timestamp ahead is counted apart, as a positive
+  // time. The portal queues deliveries: seconds to minutes late is normal, 5m the default
+  // tolerance; a Timestamp ahead is a clock out of step, usually by milliseconds.
+  static constexpr std::array<double, 14> age_bounds = {0.1, 0.5, 1,   2,   5,    10,   30,
+                                                        60,  120, 300, 600, 1800, 3600, 86400};
+  static constexpr std::array<double, 12> ahead_bounds = {0.001, 0.01, 0.1, 0.5, 1,   2,
+                                                          5,     10,   30,  60,  300, 3600};
+  Histogram timestamp_age_{age_bounds};
+  Histogram clock_ahead_{ahead_bounds};
   Counter store_errors_{0};
   Counter capture_errors_{0};
   std::array<Counter, 3> attempts_{};  // by AttemptOutcome

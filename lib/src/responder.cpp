@@ -289,6 +289,9 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     return unavailable(failure.what(), nullptr);
   }
 
+  // Every delivery whose Timestamp was read is authentic (the body is read only then), stale and
+  // duplicate ones included: they are the ones that tell of skewed clocks and queued deliveries.
+  if (verdict.envelope) metrics_.count_timestamp(verdict.envelope->timestamp, now);
   const VerdictKind kind = verdict.kind;
   if (is_authentic(kind) && kind != VerdictKind::duplicate && captures_) {
     std::string claim;  // the claim to release if the capture cannot be written

@@ -92,19 +92,34 @@ std::string idempotency_key(std::string_view body) {
 
 namespace {
 
-// Says how far `timestamp` is from `now`, for the stale message. Either may be a saturated
-// end of the range (a time before 1678 or after 2261), whose distance is then a lower bound.
+// Says how far `timestamp` is from `now` and in which direction, for the stale message. Either
+// may be a saturated end of the range (a time before 1678 or after 2261), whose distance is then
+// a lower bound.
 std::string distance_from(TimePoint timestamp, TimePoint now) {
   const bool past = timestamp < now;
   const bool saturated = timestamp == TimePoint::min() || timestamp == TimePoint::max() ||
                          now == TimePoint::min() || now == TimePoint::max();
   std::string text = saturated ? "at least " : "";
   text += format_duration(nanoseconds_between(timestamp, now));
-  text += past ? " before" : " after";
-  text += " now";
+  text += past ? " in the past" : " ahead of now";
   if (timestamp == TimePoint::min()) text += " (before the year 1678)";
   if (timestamp == TimePoint::max()) text += " (after the year 2261)";
   return text;
+}
+
+// The stale message: how far off the Timestamp is, which bound it broke, and which option moves
+// that bound. A Timestamp ahead is the sender's clock ahead of ours (or ours behind): a matter
+// for --max-future, apart from the delays that --tolerance allows.
+std::string stale_message(const Envelope& envelope, TimePoint now, std::chrono::nanoseconds bound,
+                          bool by_max_future) {
+  const bool ahead = envelope.timestamp > now;
+  std::string text = "/Timestamp: " + envelope.timestamp_text + " is " +
+                     distance_from(envelope.timestamp, now) + ", beyond ";
+  text += by_max_future ? "the limit for times ahead of " : "the tolerance of ";
+  text += format_duration(static_cast<std::uint64_t>(bound.count()), 5);
+  if (by_max_future) return text + "; check both clocks, or raise --max-future";
+  if (ahead) return text + "; check both clocks, or allow more with --max-future or --tolerance";
+  return text + "; check the clocks, or raise --tolerance (off turns the check off)";
 }
 
 // The verdict of a body read as `envelope`, ok until a later check says otherwise: the one
@@ -173,6 +188,10 @@ Verifier::Verifier(VerifierOptions options) {
     throw std::invalid_argument(
         "tykhook::Verifier: negative tolerance; give 0 or more, or none to turn the check off");
   }
+  if (options.max_future && *options.max_future < std::chrono::nanoseconds::zero()) {
+    throw std::invalid_argument(
+        "tykhook::Verifier: negative max_future; give 0 or more, or none to use the tolerance");
+  }
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 
@@ -240,12 +259,11 @@ Verdict Verifier::verify(const Request& request, TimePoint now) const {
   if (!verdict.ok()) return verdict;
   const TimePoint timestamp = verdict.envelope->timestamp;
 
-  if (options.tolerance && !within_tolerance(timestamp, now, *options.tolerance)) {
-    return fail(VerdictKind::stale,
-                "/Timestamp: " + verdict.envelope->timestamp_text + " is " +
-                    distance_from(timestamp, now) + ", over the tolerance of " +
-                    format_duration(static_cast<std::uint64_t>(options.tolerance->count()), 5) +
-                    "; check the clocks, or raise --tolerance (off turns the check off)");
+  // A Timestamp ahead of now answers to max_future when it is set, else to the tolerance.
+  const bool by_max_future = timestamp > now && options.max_future.has_value();
+  const auto bound = by_max_future ? options.max_future : options.tolerance;
+  if (bound && !within_tolerance(timestamp, now, *bound)) {
+    return fail(VerdictKind::stale, stale_message(*verdict.envelope, now, *bound, by_max_future));
   }
   const bool first = options.claim ? options.claim(request, verdict, now)
                      : options.store

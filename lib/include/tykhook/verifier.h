@@ -73,8 +73,12 @@ inline constexpr std::chrono::milliseconds default_store_ttl = std::chrono::hour
 /// What the verifier checks and with what.
 struct VerifierOptions {
   std::vector<Secret> secrets;  ///< at least one; several mean rotation
-  /// When set, |now - Timestamp| > tolerance is `stale`. Negative is misuse (invalid_argument).
+  /// When set, a Timestamp more than this before now is `stale`, and so is one more than this
+  /// after now unless max_future is set. Negative is misuse (invalid_argument).
   std::optional<std::chrono::nanoseconds> tolerance;
+  /// When set, a Timestamp more than this after now is `stale`, whether or not a tolerance is
+  /// set: a bound for clocks ahead, apart from the tolerance of delays. Negative is misuse.
+  std::optional<std::chrono::nanoseconds> max_future;
   std::size_t max_body = default_max_body;  ///< a body longer than this is `too_large`
   /// The schema stage; nullptr skips it (`--no-schema`).
   std::shared_ptr<const SchemaRegistry> schemas;
@@ -95,7 +99,8 @@ struct VerifierOptions {
 /// The verification pipeline: Request -> Verdict, in DESIGN.md's order. Thread-safe.
 class Verifier {
  public:
-  /// Throws std::invalid_argument when there is no secret or max_body is 0.
+  /// Throws std::invalid_argument when there is no secret, max_body is 0, or the tolerance or
+  /// max_future is negative.
   explicit Verifier(VerifierOptions options);
   ~Verifier();
   /// Moves the pipeline; the moved-from object may only be assigned to or destroyed.
