@@ -39,6 +39,8 @@ int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   commands.push_back({add_work(app, work), [&] { return network.work(work); }});
   QueueOptions queue;
   commands.push_back({add_queue(app, queue), [&] { return run_queue(queue); }});
+  SecretCommandOptions secret;
+  commands.push_back({add_secret(app, secret), [&] { return run_secret(secret); }});
   CompletionOptions completion;
   commands.push_back(
       {add_completion(app, completion), [&] { return run_completion(app, completion); }});

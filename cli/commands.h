@@ -172,6 +172,18 @@ CLI::App* add_queue(CLI::App& app, QueueOptions& options);
 /// Runs `tykhook queue`; returns the exit status.
 int run_queue(const QueueOptions& options);
 
+/// The options of `tykhook secret fingerprint`.
+struct SecretCommandOptions {
+  SecretOptions secrets;
+  std::string format = "text";
+};
+
+/// Adds `tykhook secret` (fingerprint) to `app`.
+CLI::App* add_secret(CLI::App& app, SecretCommandOptions& options);
+/// Runs `tykhook secret fingerprint`; returns the exit status: 0, or 2 when a secret could not
+/// be loaded.
+int run_secret(const SecretCommandOptions& options);
+
 /// A CLI11 check that accepts an event's wire name or alias; its error lists every name.
 [[nodiscard]] CLI::Validator event_check();
 

@@ -2,6 +2,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "header_option.h"
@@ -12,6 +13,37 @@
 #include "tykhook/store.h"
 
 namespace tykhook::cli {
+namespace {
+
+// SIGHUP: the secrets again, from the same options (their files may have changed). A reload
+// that fails keeps the secrets in force, so that a file caught half-written or removed too early
+// never locks the portal out; neither outcome's line shows a secret.
+void reload_secrets(const SecretOptions& options, Receiver& receiver, const StartupLines& lines) {
+  LoadedSecrets loaded = load_secrets(options);
+  for (const auto& warning : loaded.warnings) lines.warning(warning);
+  if (loaded.secrets.empty() || !loaded.errors.empty()) {
+    std::string why;
+    for (const auto& error : loaded.errors) why += (why.empty() ? "" : "; ") + error;
+    if (why.empty()) why = "no secret";
+    lines.say({{"error", "tykhook listen: secrets not reloaded, the ones in force stay: " + why},
+               {"secrets_reloaded", false}},
+              "secrets not reloaded, the ones in force stay: " + why);
+    return;
+  }
+  std::vector<std::string> fingerprints;
+  std::string listed;
+  for (std::size_t i = 0; i < loaded.secrets.size(); ++i) {
+    fingerprints.push_back(fingerprint(loaded.secrets[i]));
+    listed += (i == 0 ? "" : ", ") + std::string("#") + std::to_string(i) + " " +
+              fingerprints.back() + " (" + loaded.sources[i] + ")";
+  }
+  const std::size_t count = loaded.secrets.size();
+  receiver.replace_secrets(std::move(loaded.secrets));
+  lines.say({{"secrets_reloaded", count}, {"fingerprints", fingerprints}},
+            "secrets reloaded: " + std::to_string(count) + ": " + listed);
+}
+
+}  // namespace
 
 int run_listen(const ListenOptions& options) {
   const StartupLines lines(options.log_format == "json");
@@ -60,7 +92,7 @@ int run_listen(const ListenOptions& options) {
   }
 
   // Before any thread starts, so that every thread inherits the blocked mask.
-  const sigset_t signals = block_stop_signals();
+  const sigset_t signals = block_stop_signals(/*reload=*/true);
 
   // After the mask: the log's own thread must not take SIGTERM either.
   RequestLog log(options.log_format == "json", options.quiet);
@@ -82,6 +114,7 @@ int run_listen(const ListenOptions& options) {
   const std::string host =
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
   lines.listening("http://" + host + ":" + std::to_string(port));
+  for (const auto& warning : loaded.warnings) lines.warning(warning);
   describe_keeping(lines, options, before, secrets, store_ttl, receiver->capture_recovery(),
                    schemas_note, target.get());
 
@@ -93,7 +126,8 @@ int run_listen(const ListenOptions& options) {
         log.flush();
         lines.error("second signal; exiting without finishing the requests in flight");
         std::_Exit(exit_rejected);
-      });
+      },
+      [&options, &receiver, &lines] { reload_secrets(options.secrets, *receiver, lines); });
   receiver->serve();
   // The receiver, and with it the store, is closed on the way out.
   return exit_ok;

@@ -169,6 +169,11 @@ void StartupLines::say(nlohmann::ordered_json fields, std::string_view text) con
             << std::endl;
 }
 
+void StartupLines::warning(std::string_view message) const {
+  say({{"warning", "tykhook " + command_ + ": " + std::string(message)}},
+      "warning: " + std::string(message));
+}
+
 void StartupLines::error(std::string_view message) const {
   say({{"error", "tykhook " + command_ + ": " + std::string(message)}}, message);
 }

@@ -25,6 +25,9 @@ class StartupLines {
   void listening(const std::string& url) const;
   /// A line that says `text`, or the JSON object `fields` with the time first.
   void say(nlohmann::ordered_json fields, std::string_view text) const;
+  /// A line of a warning that does not stop it: `tykhook listen: warning: MESSAGE`, or
+  /// {"time", "warning": "tykhook listen: MESSAGE"}.
+  void warning(std::string_view message) const;
   /// A line of an error that stops the receiver: `tykhook listen: MESSAGE`, or
   /// {"time", "error": "tykhook listen: MESSAGE"}.
   void error(std::string_view message) const;

@@ -29,8 +29,10 @@ std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
 
 std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
 
-void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format) {
+void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format,
+                   const std::vector<std::string>& fingerprints) {
   const std::string_view kind = to_string(verdict.kind);
+  const bool secret = verdict.secret_index && *verdict.secret_index < fingerprints.size();
   if (format == "json" && verdict.errors.empty() && detail::plain_json_text(input) &&
       (!verdict.event_name || detail::plain_json_text(*verdict.event_name))) {
     // The line of most captures: the same bytes as below, without building a document.
@@ -42,7 +44,12 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
     } else {
       line.append("null");
     }
-    line.append(",\"errors\":[]}\n");
+    line.append(",\"errors\":[]");
+    if (secret) {
+      line.append(R"(,"secret":{"index":)").append(std::to_string(*verdict.secret_index));
+      line.append(R"(,"fingerprint":")").append(fingerprints[*verdict.secret_index]).append("\"}");
+    }
+    line.append("}\n");
     std::cout << line;
     return;
   }
@@ -53,6 +60,10 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
     line["verdict"] = kind;
     line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
     line["errors"] = verdict.errors;
+    if (secret) {
+      line["secret"] = {{"index", *verdict.secret_index},
+                        {"fingerprint", fingerprints[*verdict.secret_index]}};
+    }
     // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
     std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << '\n';

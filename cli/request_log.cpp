@@ -29,6 +29,12 @@ void text_line(const RequestRecord& record, std::string& line) {
   line += ' ';
   line += milliseconds_text(record.duration);
   line += "ms";
+  if (record.secret_index) {
+    line += " secret #";
+    line += std::to_string(*record.secret_index);
+    line += ' ';
+    line += record.secret_fingerprint;
+  }
   if (!record.error.empty()) {
     line += " error: ";
     line += loggable(record.error, 1000, true);
@@ -47,6 +53,10 @@ void json_line(const RequestRecord& record, std::string& line) {
       record.verdict.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(record.verdict);
   object["status"] = record.status;
   object["ms"] = static_cast<double>(record.duration.count()) / 1000.0;
+  if (record.secret_index) {
+    object["secret"] = {{"index", *record.secret_index},
+                        {"fingerprint", record.secret_fingerprint}};
+  }
   if (!record.error.empty()) object["error"] = record.error;
   line += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   line += '\n';

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "tykhook/error.h"
@@ -63,7 +65,67 @@ std::string not_a_variable_name(std::string_view value) {
          "secret with --secret-file PATH instead";
 }
 
+// Secrets shorter than this are warned about: the portal generates long random ones, and a short
+// one can be guessed (its fingerprint, or any signature, lets a guess be tested offline).
+constexpr std::size_t min_secret_bytes = 16;
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Whether `secret` looks like a placeholder left in a configuration (README, "Secrets"): a
+// word from the short list, all x's, "your-..." or "your_...", "<...>", or an unexpanded
+// "${...}". The list is short on purpose: a warning must be right when it shows.
+bool looks_like_placeholder(std::string_view secret) {
+  const std::string word = lower(secret);
+  for (const std::string_view placeholder :
+       {"changeme", "change-me", "change_me", "secret", "mysecret", "password"}) {
+    if (word == placeholder) return true;
+  }
+  if (word.size() >= 3 && word.find_first_not_of('x') == std::string::npos) return true;
+  if (word.starts_with("your-") || word.starts_with("your_")) return true;
+  if (word.size() >= 2 && word.front() == '<' && word.back() == '>') return true;
+  return word.starts_with("${");
+}
+
+// The file in $CREDENTIALS_DIRECTORY (systemd credentials) that a --secret-file argument
+// stands for: a bare name (no '/') that names no file here, when the variable is set.
+std::optional<std::string> credential_path(const std::string& name) {
+  const char* directory = std::getenv("CREDENTIALS_DIRECTORY");
+  if (directory == nullptr || *directory == '\0' || name == "-" || name.empty() ||
+      name.find('/') != std::string::npos) {
+    return std::nullopt;
+  }
+  struct stat status {};
+  if (::stat(name.c_str(), &status) == 0 || errno != ENOENT) return std::nullopt;
+  return std::string(directory) + "/" + name;
+}
+
 }  // namespace
+
+std::vector<std::string> secret_warnings(std::string_view secret, const std::string& where) {
+  std::vector<std::string> warnings;
+  constexpr std::string_view white_space = " \t\r\n\v\f";
+  if (!secret.empty() && (white_space.find(secret.front()) != std::string_view::npos ||
+                          white_space.find(secret.back()) != std::string_view::npos)) {
+    warnings.push_back(where +
+                       ": the secret starts or ends with white space (after one trailing newline "
+                       "of a file is removed); the portal signs with its secret byte for byte, "
+                       "so remove it unless the portal's secret has it too");
+  }
+  if (secret.size() < min_secret_bytes) {
+    warnings.push_back(where + ": the secret is shorter than " + std::to_string(min_secret_bytes) +
+                       " bytes and easy to guess; use a long random secret in the portal and here");
+  }
+  if (looks_like_placeholder(secret)) {
+    warnings.push_back(where +
+                       ": the secret looks like a placeholder (changeme, secret, xxx, your-..., "
+                       "<...>, ${...}); give the portal's Webhooks.Secret");
+  }
+  return warnings;
+}
 
 std::string read_input(const std::string& path) {
   // One open, one fstat and reads straight into the string: verify reads many small files, and
@@ -107,7 +169,8 @@ std::string read_input(const std::string& path) {
 void add_secret_options(CLI::App& command, SecretOptions& options) {
   command
       .add_option("--secret-file", options.files,
-                  "File holding a secret (repeatable); one trailing newline is removed")
+                  "File holding a secret (repeatable); one trailing newline is removed. A "
+                  "bare NAME that is no file here is read from $CREDENTIALS_DIRECTORY when set")
       ->type_name("PATH")
       ->allow_extra_args(false);
   command
@@ -130,12 +193,33 @@ LoadedSecrets load_secrets(const SecretOptions& options) {
       loaded.errors.push_back(where + ": empty secret; give the portal's Webhooks.Secret");
       return;
     }
+    for (auto& warning : secret_warnings(bytes, where)) {
+      loaded.warnings.push_back(std::move(warning));
+    }
     loaded.secrets.emplace_back(std::move(bytes));
+    loaded.sources.push_back(where);
   };
   for (const auto& path : options.files) {
+    const auto credential = credential_path(path);
     try {
-      add(strip_one_newline(read_input(path)), "--secret-file " + path);
+      if (credential) {
+        // Found, so `path` is a credential's name, not a secret typed into the wrong option.
+        add(strip_one_newline(read_input(*credential)),
+            "--secret-file " + path + " ($CREDENTIALS_DIRECTORY)");
+      } else {
+        add(strip_one_newline(read_input(path)), "--secret-file " + path);
+      }
     } catch (const Error& error) {
+      if (credential) {
+        const std::string directory = credential->substr(0, credential->size() - path.size() - 1);
+        loaded.errors.push_back(
+            (looks_like_path(path) ? "--secret-file " + path
+                                   : std::string("--secret-file (the name is not shown, in case "
+                                                 "it is the secret itself)")) +
+            ": no such file in the working directory, nor in $CREDENTIALS_DIRECTORY (" + directory +
+            "); check the credential's name in the service's LoadCredential=");
+        continue;
+      }
       loaded.errors.push_back(
           looks_like_path(path)
               ? "--secret-file " + std::string(error.what())
@@ -144,7 +228,10 @@ LoadedSecrets load_secrets(const SecretOptions& options) {
                 "./secret.txt");
     }
   }
-  for (const auto& value : options.values) add(value, "--secret");
+  for (std::size_t i = 0; i < options.values.size(); ++i) {
+    add(options.values[i], options.values.size() == 1 ? std::string("--secret")
+                                                      : "--secret #" + std::to_string(i + 1));
+  }
   if (options.files.empty() && options.values.empty()) {
     if (!is_variable_name(options.env)) {
       loaded.errors.push_back(not_a_variable_name(options.env));

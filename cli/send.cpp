@@ -124,6 +124,9 @@ int run_send(const SendOptions& options) {
     return usage("nothing to send; give --event NAME, --body FILE or --all");
   }
   auto loaded = load_secrets(options.secrets);
+  for (const auto& warning : loaded.warnings) {
+    std::cerr << "tykhook send: warning: " << warning << '\n';
+  }
   for (const auto& error : loaded.errors) std::cerr << "tykhook send: " << error << '\n';
   if (loaded.secrets.empty() || !loaded.errors.empty()) return exit_usage;
   const auto url = parse_url(options.to);

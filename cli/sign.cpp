@@ -32,6 +32,9 @@ CLI::App* add_sign(CLI::App& app, SignOptions& options) {
 
 int run_sign(const SignOptions& options) {
   auto loaded = load_secrets(options.secrets);
+  for (const auto& warning : loaded.warnings) {
+    std::cerr << "tykhook sign: warning: " << warning << '\n';
+  }
   for (const auto& error : loaded.errors) std::cerr << "tykhook sign: " << error << '\n';
   if (!loaded.errors.empty() || loaded.secrets.empty()) return exit_usage;
   if (loaded.secrets.size() > 1) {

@@ -6,7 +6,7 @@
 
 namespace tykhook::cli {
 
-sigset_t block_stop_signals() {
+sigset_t block_stop_signals(bool reload) {
   // An ignored signal is discarded even while blocked: restore the default so that `kill -INT`
   // stops a background job too.
   signal(SIGINT, SIG_DFL);
@@ -17,15 +17,17 @@ sigset_t block_stop_signals() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  if (reload) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
 }
 
 StopSignals::StopSignals(sigset_t signals, std::function<void()> stop,
-                         std::function<void()> abandon)
+                         std::function<void()> abandon, std::function<void()> reload)
     : signals_(signals),
       stop_(std::move(stop)),
       abandon_(std::move(abandon)),
+      reload_(std::move(reload)),
       waiter_([this] { run(); }) {}
 
 StopSignals::~StopSignals() {
@@ -38,6 +40,10 @@ void StopSignals::run() {
   for (bool stopping = false;;) {
     int signal = 0;
     if (sigwait(&signals_, &signal) != 0 || done_.load()) return;
+    if (signal == SIGHUP) {
+      if (!stopping && reload_) reload_();
+      continue;
+    }
     if (!stopping) {
       stopping = true;
       stop_();

@@ -235,6 +235,9 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
 int run_verify(const VerifyOptions& options) {
   bool usage_error = false;
   auto loaded = load_secrets(options.secrets);
+  for (const auto& warning : loaded.warnings) {
+    std::cerr << "tykhook verify: warning: " << warning << '\n';
+  }
   for (const auto& error : loaded.errors) {
     std::cerr << "tykhook verify: " << error << '\n';
     usage_error = true;
@@ -242,6 +245,8 @@ int run_verify(const VerifyOptions& options) {
   if (loaded.secrets.empty()) return exit_usage;
 
   const std::vector<Secret> secrets = loaded.secrets;  // for the hints of a mismatch
+  std::vector<std::string> fingerprints;               // to name the secret that matched, in json
+  for (const Secret& secret : secrets) fingerprints.push_back(fingerprint(secret));
   // Message is checked against its schema but not kept: verify prints verdicts, never Message
   // (a third fewer instructions per capture; bench/README.md).
   VerifierOptions verifier_options{
@@ -325,7 +330,7 @@ int run_verify(const VerifyOptions& options) {
         }
       }
       ++tally.verdicts[verdict.kind];
-      print_verdict(capture.input, verdict, options.format);
+      print_verdict(capture.input, verdict, options.format, fingerprints);
     }
   }
   std::cout.flush();

@@ -63,8 +63,9 @@ TEST_CASE("sign reproduces the RFC 4231 HMAC-SHA256 test vectors") {
 TEST_CASE("sign prints the header line, reading a file or standard input") {
   TempDir dir;
   const auto body = dir.write("body.json", "{\"Event\":\"X\"}");
-  const Run from_file = run_tykhook({"sign", "--secret", "s", body});
-  const Run from_stdin = run_tykhook({"sign", "--secret", "s"}, "{\"Event\":\"X\"}");
+  const Run from_file = run_tykhook({"sign", "--secret", "sign-test-secret-16b", body});
+  const Run from_stdin =
+      run_tykhook({"sign", "--secret", "sign-test-secret-16b"}, "{\"Event\":\"X\"}");
   CHECK(from_file.status == 0);
   CHECK(from_file.out.rfind("X-Signature-SHA256: ", 0) == 0);
   CHECK(from_file.out.size() == 20 + 64 + 1);
@@ -117,9 +118,9 @@ TEST_CASE("sign says so when it reads a terminal, and when the body is empty (#2
   ::close(err_pipe[0]);
 
   // A pipe or a file is not announced; an empty one is.
-  const Run piped = run_tykhook({"sign", "--secret", "s"}, "{}");
+  const Run piped = run_tykhook({"sign", "--secret", "sign-test-secret-16b"}, "{}");
   CHECK(piped.err.empty());
-  const Run empty = run_tykhook({"sign", "--secret", "s"}, "");
+  const Run empty = run_tykhook({"sign", "--secret", "sign-test-secret-16b"}, "");
   CHECK(empty.status == 0);
   CHECK(empty.err == "tykhook sign: the body is empty (standard input); signing the empty body\n");
   TempDir dir;

@@ -198,8 +198,9 @@ TEST_CASE("an ok line is the contract's exact bytes; a path that needs escaping 
   const Run run = run_tykhook({"verify", "--secret", secret, "--format", "json", plain});
   CHECK(run.status == 0);
   CHECK(run.out == R"({"input":")" + plain +
-                       R"(","ok":true,"verdict":"ok","event":"UserRegistered","errors":[]})"
-                       "\n");
+                       R"(","ok":true,"verdict":"ok","event":"UserRegistered","errors":[],)" +
+                       R"("secret":{"index":0,"fingerprint":")" +
+                       tykhook::fingerprint(tykhook::Secret(secret)) + "\"}}\n");
   // A quote, a backslash and a byte outside ASCII in the name: the line still parses, and
   // names the file as it is.
   const auto odd = dir.write("a\"b\\c-\xc3\xa9.http", raw_signed(body));
@@ -559,7 +560,8 @@ TEST_CASE("--now received is stale when a capture arrived long after its Timesta
                        {"errors",
                         {"/Timestamp: " + format_rfc3339(old.sent) +
                          " is 1h in the past, beyond the tolerance of 5m; check the clocks, or "
-                         "raise --tolerance (off turns the check off)"}}});
+                         "raise --tolerance (off turns the check off)"}},
+                       {"secret", {{"index", 0}, {"fingerprint", fingerprint(Secret(secret))}}}});
   CHECK(verify_json(late, {"--tolerance", "2h", "--now", "received"})["verdict"] == "ok");
 }
 
@@ -813,7 +815,7 @@ TEST_CASE("--help lists every option and --version prints the version") {
 
 TEST_CASE("a word not understood is named, with the nearest command, action or option (#20)") {
   const std::string commands =
-      "the commands: verify, sign, schema, example, listen, send, work, queue, completion";
+      "the commands: verify, sign, schema, example, listen, send, work, queue, secret, completion";
   const struct {
     std::vector<std::string> args;
     std::string err;

@@ -72,7 +72,7 @@ expect_bash() {
 mkdir -p "$work/files/captures" "$work/files/deliveries"
 touch "$work/files/capture.http" "$work/files/secret.txt"
 expect_bash "verify" tykhook ver
-expect_bash "completion example help listen queue schema send sign verify work" tykhook ''
+expect_bash "completion example help listen queue schema secret send sign verify work" tykhook ''
 expect_bash "--format" tykhook verify --f
 expect_bash "json text" tykhook verify --format ''
 expect_bash "json" tykhook verify --format = j

@@ -25,6 +25,8 @@ void apply(Connection& connection, Answer answer, httplib::Response& res) {
     connection.record.status = answer.record.status;
     connection.record.verdict = std::move(answer.record.verdict);
     connection.record.event = std::move(answer.record.event);
+    connection.record.secret_index = answer.record.secret_index;
+    connection.record.secret_fingerprint = std::move(answer.record.secret_fingerprint);
     connection.outcome = answer.outcome;
     connection.event = answer.event;
   }

@@ -129,6 +129,10 @@ void Receiver::listen(std::string_view host, int port) {
 
 void Receiver::stop() { impl_->loop.stop(); }
 
+void Receiver::replace_secrets(std::vector<Secret> secrets) {
+  impl_->responder.replace_secrets(std::move(secrets));
+}
+
 int Receiver::port() const { return impl_->loop.port(); }
 
 std::string Receiver::metrics() const { return impl_->metrics.render(); }

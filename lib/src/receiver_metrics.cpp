@@ -80,6 +80,8 @@ std::string ReceiverMetrics::render() const {
     }
   }
 
+  render_secrets(out);
+
   metric_header(out, "tykhook_responses_total", "counter", "HTTP responses sent, by status.");
   for (std::size_t status = 0; status < responses_.size(); ++status) {
     const auto count = responses_[status].load(std::memory_order_relaxed);
@@ -119,6 +121,23 @@ std::string ReceiverMetrics::render() const {
   }
   if (queue_) render_queue(out);
   return out;
+}
+
+std::atomic<std::uint64_t>& ReceiverMetrics::secret_counter(const std::string& fingerprint) {
+  const std::lock_guard lock(secrets_mutex_);
+  return by_secret_.try_emplace(fingerprint, 0).first->second;
+}
+
+void ReceiverMetrics::render_secrets(std::string& out) const {
+  // Labelled by fingerprint alone: an index changes when the secrets are reloaded, and a
+  // fingerprint names the same secret on every host (README, "Rotating the secret").
+  metric_header(out, "tykhook_deliveries_by_secret_total", "counter",
+                "Authentic deliveries, by the fingerprint of the secret that matched.");
+  const std::lock_guard lock(secrets_mutex_);
+  for (const auto& [fingerprint, counter] : by_secret_) {
+    out.append("tykhook_deliveries_by_secret_total{secret=\"").append(fingerprint).append("\"} ");
+    out.append(std::to_string(counter.load(std::memory_order_relaxed))).append("\n");
+  }
 }
 
 void ReceiverMetrics::render_queue(std::string& out) const {

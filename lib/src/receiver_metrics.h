@@ -1,13 +1,16 @@
 #pragma once
 
 // Private to the library: the receiver's counters, rendered in the Prometheus text format
-// (version 0.0.4). Every method is lock-free and safe from many threads at once.
+// (version 0.0.4). Every method is safe from many threads at once, and the counting ones are
+// lock-free.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +51,10 @@ class ReceiverMetrics {
   void count_capture_error() { capture_errors_.fetch_add(1, std::memory_order_relaxed); }
   /// Counts one attempt to hand a delivery on, and the time the target took.
   void count_attempt(AttemptOutcome outcome, std::chrono::microseconds duration);
+  /// The counter of the authentic deliveries verified with the secret of `fingerprint`
+  /// (tykhook_deliveries_by_secret_total), made at 0 the first time. It lives as long as the
+  /// metrics, so that a secret's count survives a reload; only this and render() take a lock.
+  [[nodiscard]] std::atomic<std::uint64_t>& secret_counter(const std::string& fingerprint);
   /// Adds the queue's metrics, read from `store` at each render (a store with a queue).
   void watch_queue(std::shared_ptr<Store> store) { queue_ = std::move(store); }
 
@@ -77,8 +84,11 @@ class ReceiverMetrics {
   std::array<Counter, 3> attempts_{};  // by AttemptOutcome
   Histogram target_latency_;
   std::shared_ptr<Store> queue_;
+  mutable std::mutex secrets_mutex_;          // guards by_secret_'s shape, not its counts
+  std::map<std::string, Counter> by_secret_;  // by fingerprint; nodes never move
 
   void render_queue(std::string& out) const;
+  void render_secrets(std::string& out) const;
 };
 
 }  // namespace tykhook::detail

@@ -153,13 +153,28 @@ Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
                      std::function<void()> queued)
     : options_(checked(std::move(options))),
       queued_(std::move(queued)),
-      verifier_(with_queue(options_.verifier)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      checking_(make_checking(options_.verifier.secrets)) {
   if (!options_.capture_dir.empty()) {
     captures_ = std::make_unique<CaptureWriter>(options_.capture_dir);
   }
   if (options_.required_header)
     required_digest_ = digest_of_header_value(options_.required_header->value);
+}
+
+std::shared_ptr<const Responder::Checking> Responder::make_checking(std::vector<Secret> secrets) {
+  VerifierOptions verifier = with_queue(options_.verifier);
+  verifier.secrets = std::move(secrets);
+  auto checking = std::make_shared<Checking>(Checking{Verifier(std::move(verifier)), {}, {}});
+  for (const Secret& secret : checking->verifier.options().secrets) {
+    checking->fingerprints.push_back(fingerprint(secret));
+    checking->counts.push_back(&metrics_.secret_counter(checking->fingerprints.back()));
+  }
+  return checking;
+}
+
+void Responder::replace_secrets(std::vector<Secret> secrets) {
+  checking_.store(make_checking(std::move(secrets)), std::memory_order_release);
 }
 
 bool Responder::never_waits() const {
@@ -280,13 +295,17 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     return answer;
   };
 
+  const std::shared_ptr<const Checking> checking = checking_.load(std::memory_order_acquire);
   Verdict verdict;
   try {
-    verdict = verifier_.verify(request, now);
+    verdict = checking->verifier.verify(request, now);
   } catch (const Error& failure) {
     // The store failed: the delivery must not be acknowledged, or it would be lost.
     metrics_.count_store_error();
     return unavailable(failure.what(), nullptr);
+  }
+  if (verdict.secret_index) {
+    checking->counts[*verdict.secret_index]->fetch_add(1, std::memory_order_relaxed);
   }
 
   // Every delivery whose Timestamp was read is authentic (the body is read only then), stale and
@@ -322,8 +341,13 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
   }
 
   if (kind == VerdictKind::ok && options_.delivery.target && queued_) queued_();
-  return delivery_answer(http_status(kind, options_.reject_invalid), kind, verdict.event_name,
-                         verdict.event, std::move(verdict.errors));
+  Answer answer = delivery_answer(http_status(kind, options_.reject_invalid), kind,
+                                  verdict.event_name, verdict.event, std::move(verdict.errors));
+  if (verdict.secret_index) {
+    answer.record.secret_index = verdict.secret_index;
+    answer.record.secret_fingerprint = checking->fingerprints[*verdict.secret_index];
+  }
+  return answer;
 }
 
 VerifierOptions Responder::with_queue(VerifierOptions verifier) const {

@@ -5,7 +5,9 @@
 // here reads a socket, so a test can call it directly.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -85,14 +87,28 @@ class Responder {
   /// (and handled when ok).
   [[nodiscard]] Answer answer_delivery(const Head& head, std::string body, TimePoint now);
 
+  /// Verifies the deliveries that start after it returns with `secrets` (see
+  /// Receiver::replace_secrets); throws std::invalid_argument when `secrets` is empty.
+  void replace_secrets(std::vector<Secret> secrets);
+
   /// True when nothing on a delivery's way can wait (a store that never waits, or none; no
   /// capture directory), so the event loop may answer deliveries itself.
   [[nodiscard]] bool never_waits() const;
+  /// The options given; `verifier.secrets` are those given, even after replace_secrets().
   [[nodiscard]] const ReceiverOptions& options() const { return options_; }
   [[nodiscard]] CaptureRecovery capture_recovery() const;
 
  private:
   using Sha256 = std::array<unsigned char, 32>;
+
+  // The verifier in force, with the fingerprints and the metrics' counters of its secrets by
+  // index. Replaced whole, so that a delivery sees one set of secrets from start to end.
+  struct Checking {
+    Verifier verifier;
+    std::vector<std::string> fingerprints;
+    std::vector<std::atomic<std::uint64_t>*> counts;
+  };
+  std::shared_ptr<const Checking> make_checking(std::vector<Secret> secrets);
 
   Answer answer_other(const Head& head) const;
   Request for_capture(const Request& request) const;
@@ -101,8 +117,10 @@ class Responder {
 
   ReceiverOptions options_;
   std::function<void()> queued_;
-  Verifier verifier_;
   ReceiverMetrics& metrics_;
+  // Loaded once per delivery: the verifier is swapped under deliveries in flight on other
+  // threads, each keeping the one it loaded alive until it is answered.
+  std::atomic<std::shared_ptr<const Checking>> checking_;
   std::unique_ptr<CaptureWriter> captures_;
   std::optional<Sha256> required_digest_;
 };

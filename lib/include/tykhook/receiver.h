@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tykhook/capture.h"
 #include "tykhook/dispatcher.h"
@@ -46,6 +47,10 @@ struct RequestRecord {
   int status = 0;                         ///< the HTTP status of the response
   std::chrono::microseconds duration{0};  ///< from the first byte to the response written
   std::string error;  ///< why the receiver failed (handler, store, capture); empty otherwise
+  /// An authentic delivery's secret: its index among the secrets in force when it was verified.
+  std::optional<std::size_t> secret_index;
+  /// That secret's fingerprint (see tykhook::fingerprint); empty without secret_index.
+  std::string secret_fingerprint;
 };
 
 /// How the receiver checks, keeps and answers deliveries, and the limits it puts on clients.
@@ -121,6 +126,12 @@ class Receiver {
   /// Stops accepting connections; requests in flight are finished and serve() returns. Safe
   /// from any thread (not from a signal handler), before or during serve(), and more than once.
   void stop();
+
+  /// Replaces the secrets that deliveries are verified with (rotation without a restart): a
+  /// delivery whose verification starts after this returns uses `secrets`, one already under
+  /// way finishes with the old ones; no connection is dropped. Safe from any thread. Throws
+  /// std::invalid_argument when `secrets` is empty (the old ones stay in force).
+  void replace_secrets(std::vector<Secret> secrets);
 
   /// The port bound, or 0 before bind().
   [[nodiscard]] int port() const;
