@@ -102,12 +102,12 @@ TEST_CASE("send --all sends every event once, skips RegisterInvite and says so")
 TEST_CASE("a delivery that the receiver refuses makes send exit 1") {
   Listener listener;
   const Run run = send({"--to", listener.url(), "--event", "UserRegistered"},
-                       {{"TYKHOOK_SEND_SECRET", "another-secret"}});
+                       {{"TYKHOOK_SEND_SECRET", "another-secret-16-bytes-or-more"}});
   CHECK(run.status == 1);
   CHECK(
       run.out.starts_with("UserRegistered: HTTP 401 Unauthorized\nX-Tykhook-Verdict: "
                           "signature_mismatch\n"));
-  CHECK(run.out.find("another-secret") == std::string::npos);
+  CHECK(run.out.find("another-secret-16-bytes-or-more") == std::string::npos);
   CHECK(run.err.empty());
 }
 
