@@ -135,6 +135,23 @@ CLI::App* add_send(CLI::App& app, SendOptions& options);
 /// Runs `tykhook send`; returns the exit status.
 int run_send(const SendOptions& options);
 
+/// The options of `tykhook replay`.
+struct ReplayOptions {
+  SecretOptions secrets;
+  std::vector<std::string> captures;  ///< capture files or directories; - is standard input
+  std::string to;
+  bool resign = false;           ///< --resign: sign with the first configured secret
+  bool fresh_timestamp = false;  ///< --fresh-timestamp: Timestamp becomes now, then re-signed
+  std::vector<std::string> headers;
+  std::string timeout = "10s";
+  std::string format = "text";
+};
+
+/// Adds `tykhook replay` to `app`.
+CLI::App* add_replay(CLI::App& app, ReplayOptions& options);
+/// Runs `tykhook replay`; returns the exit status.
+int run_replay(const ReplayOptions& options);
+
 /// The options of `tykhook work`.
 struct WorkOptions {
   std::string store;
