@@ -13,6 +13,7 @@ struct NetworkCommands {
   std::function<int(const SendOptions&)> send;
   std::function<int(const WorkOptions&)> work;
   std::function<int(const ReplayOptions&)> replay;
+  std::function<int(const ProbeOptions&)> probe;
 };
 
 /// Parses the command line with every command's options (so that --help is complete and the

@@ -1,6 +1,6 @@
 #pragma once
 
-// What the commands that send requests (`send`, `replay`) share: the client for a URL,
+// What the commands that send requests (`send`, `replay`, `probe`) share: the client for a URL,
 // the message for a request that got no response, and the sample delivery of an event. In
 // tykhook-network only, which links the HTTP library.
 
