@@ -37,6 +37,10 @@ int run_command_line(int argc, char** argv, const NetworkCommands& network) {
   commands.push_back({add_send(app, send), [&] { return network.send(send); }});
   WorkOptions work;
   commands.push_back({add_work(app, work), [&] { return network.work(work); }});
+  ReplayOptions replay;
+  commands.push_back({add_replay(app, replay), [&] { return network.replay(replay); }});
+  ProbeOptions probe;
+  commands.push_back({add_probe(app, probe), [&] { return network.probe(probe); }});
   QueueOptions queue;
   commands.push_back({add_queue(app, queue), [&] { return run_queue(queue); }});
   SecretCommandOptions secret;

@@ -12,6 +12,8 @@ struct NetworkCommands {
   std::function<int(const ListenOptions&)> listen;
   std::function<int(const SendOptions&)> send;
   std::function<int(const WorkOptions&)> work;
+  std::function<int(const ReplayOptions&)> replay;
+  std::function<int(const ProbeOptions&)> probe;
 };
 
 /// Parses the command line with every command's options (so that --help is complete and the

@@ -138,6 +138,40 @@ CLI::App* add_send(CLI::App& app, SendOptions& options);
 /// Runs `tykhook send`; returns the exit status.
 int run_send(const SendOptions& options);
 
+/// The options of `tykhook replay`.
+struct ReplayOptions {
+  SecretOptions secrets;
+  std::vector<std::string> captures;  ///< capture files or directories; - is standard input
+  std::string to;
+  bool resign = false;           ///< --resign: sign with the first configured secret
+  bool fresh_timestamp = false;  ///< --fresh-timestamp: Timestamp becomes now, then re-signed
+  std::vector<std::string> headers;
+  std::string timeout = "10s";
+  std::string format = "text";
+};
+
+/// Adds `tykhook replay` to `app`.
+CLI::App* add_replay(CLI::App& app, ReplayOptions& options);
+/// Runs `tykhook replay`; returns the exit status.
+int run_replay(const ReplayOptions& options);
+
+/// The options of `tykhook probe`.
+struct ProbeOptions {
+  SecretOptions secrets;
+  std::string url;
+  std::string event = "UserRegistered";  ///< whose sample is delivered
+  std::string method = "POST";
+  std::vector<std::string> headers;
+  std::string timeout = "10s";  ///< the webhook's timeout in the portal
+  std::string ca_file;          ///< --cacert: trust these CAs for https instead of the system's
+  std::string format = "text";
+};
+
+/// Adds `tykhook probe` to `app`.
+CLI::App* add_probe(CLI::App& app, ProbeOptions& options);
+/// Runs `tykhook probe`; returns the exit status.
+int run_probe(const ProbeOptions& options);
+
 /// The options of `tykhook work`.
 struct WorkOptions {
   std::string store;

@@ -1,15 +1,11 @@
 #include <httplib.h>
-#include <netdb.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 
 #include "commands.h"
 #include "header_option.h"
+#include "http_client.h"
 #include "tykhook/envelope.h"
 #include "tykhook/events.h"
 #include "tykhook/signature.h"
@@ -27,71 +23,6 @@ struct Delivery {
   std::string label;
   std::string body;
 };
-
-/// The sample body of `event` with a fresh Timestamp, every other byte as the portal sends it;
-/// nullopt for an event without a sample (RegisterInvite: the portal documents no payload).
-std::optional<std::string> fresh_sample(Event event, TimePoint now) {
-  const auto sample = sample_body(event);
-  if (!sample) return std::nullopt;
-  auto stamped = with_timestamp(*sample, now);
-  if (!stamped) throw Error("sample of " + std::string(to_string(event)) + ": " + stamped.error);
-  return std::move(*stamped);
-}
-
-/// Why a connection to `url` fails, as the system says it ("Connection refused"): the HTTP
-/// client reports only that it failed, so the connection is tried once more, directly.
-std::string connect_failure(const Url& url, std::chrono::milliseconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (const int error =
-          ::getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &found);
-      error != 0) {
-    return std::string("cannot resolve the host: ") + ::gai_strerror(error);
-  }
-  std::string reason = "connection failed";
-  for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    timeval limit{static_cast<time_t>(timeout.count() / 1000),
-                  static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    const bool connected = ::connect(fd, address->ai_addr, address->ai_addrlen) == 0;
-    const int error = errno;
-    ::close(fd);
-    if (connected) {
-      reason = "connection failed, then succeeded on a second try";
-      break;
-    }
-    reason = error == EINPROGRESS ? "timed out" : std::strerror(error);
-  }
-  ::freeaddrinfo(found);
-  return reason;
-}
-
-/// The message for a request that got no response: "<what>; <how to fix>".
-std::string failure_message(httplib::Error error, const Url& url, std::chrono::milliseconds timeout,
-                            const std::string& timeout_text) {
-  switch (error) {
-    case httplib::Error::Connection:
-      return "cannot connect: " + connect_failure(url, timeout) + "; is the receiver running?";
-    case httplib::Error::ConnectionTimeout:
-      return "cannot connect within --timeout " + timeout_text + "; check the host and the port";
-    case httplib::Error::Read:
-      return "no response within --timeout " + timeout_text +
-             ", or the connection closed first; check that the URL is an HTTP receiver";
-    case httplib::Error::Write:
-      return "the connection closed while the request was sent; check the receiver's log";
-    case httplib::Error::SSLConnection:
-    case httplib::Error::SSLLoadingCerts:
-    case httplib::Error::SSLServerVerification:
-      return "TLS failed (" + httplib::to_string(error) +
-             "); check the server's certificate, or use http://";
-    default:
-      return "request failed (" + httplib::to_string(error) + "); check the URL";
-  }
-}
 
 void print_response(const std::string& label, const httplib::Response& response) {
   std::cout << label << ": HTTP " << response.status;
@@ -173,11 +104,7 @@ int run_send(const SendOptions& options) {
     }
   }
 
-  httplib::Client client(url->scheme + "://" + url->authority());
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-  client.set_tcp_nodelay(true);
+  const auto client = make_client(*url, timeout);
   const std::string secret(loaded.secrets.front().bytes());
   std::size_t answered_2xx = 0;
   for (const auto& delivery : deliveries) {
@@ -189,7 +116,7 @@ int run_send(const SendOptions& options) {
     if (!request.has_header("Content-Type")) request.set_header("Content-Type", "application/json");
     request.set_header("User-Agent", "tykhook-send/" TYKHOOK_VERSION);
     request.set_header(std::string(signature_header), sign(secret, delivery.body));
-    const httplib::Result result = client.send(request);
+    const httplib::Result result = client->send(request);
     if (!result) {
       std::cout.flush();
       return usage(options.to + ": " +

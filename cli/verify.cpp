@@ -1,5 +1,3 @@
-#include <algorithm>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -7,6 +5,7 @@
 #include <string_view>
 
 #include "body_limit.h"
+#include "capture_files.h"
 #include "commands.h"
 #include "output.h"
 #include "tykhook/capture.h"
@@ -45,42 +44,6 @@ struct Tally {
     return text;
   }
 };
-
-// The files that CAPTURE arguments stand for: a file as it is; a directory (a capture
-// directory of `listen`) as its regular files in name order, less hidden ones (an interrupted
-// run's ".NAME.tmp"). A directory that cannot be listed goes to `unreadable`.
-template <typename Unreadable>
-std::vector<std::string> files_of(const std::vector<std::string>& inputs, Unreadable unreadable) {
-  std::vector<std::string> files;
-  for (const std::string& input : inputs) {
-    std::error_code error;
-    if (input == "-" || !std::filesystem::is_directory(input, error)) {
-      files.push_back(input);
-      continue;
-    }
-    std::vector<std::string> found;
-    for (std::filesystem::directory_iterator it(input, error), end; !error && it != end;
-         it.increment(error)) {
-      const std::string name = it->path().filename().string();
-      if (!name.starts_with('.') && it->is_regular_file(error))
-        found.push_back(it->path().string());
-    }
-    if (error) {
-      unreadable(input, input + ": cannot list the directory: " + error.message() +
-                            "; check its permissions");
-      continue;
-    }
-    if (found.empty()) {
-      unreadable(input, input +
-                            ": a directory without capture files; give capture files, or "
-                            "the --capture-dir of listen");
-      continue;
-    }
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  return files;
-}
 
 /// The word that `--now` takes for "the time each capture records as its arrival".
 constexpr std::string_view now_received = "received";

@@ -815,7 +815,8 @@ TEST_CASE("--help lists every option and --version prints the version") {
 
 TEST_CASE("a word not understood is named, with the nearest command, action or option (#20)") {
   const std::string commands =
-      "the commands: verify, sign, schema, example, listen, send, work, queue, secret, completion";
+      "the commands: verify, sign, schema, example, listen, send, work, replay, probe, queue, "
+      "secret, completion";
   const struct {
     std::vector<std::string> args;
     std::string err;

@@ -72,7 +72,7 @@ expect_bash() {
 mkdir -p "$work/files/captures" "$work/files/deliveries"
 touch "$work/files/capture.http" "$work/files/secret.txt"
 expect_bash "verify" tykhook ver
-expect_bash "completion example help listen queue schema secret send sign verify work" tykhook ''
+expect_bash "completion example help listen probe queue replay schema secret send sign verify work" tykhook ''
 expect_bash "--format" tykhook verify --f
 expect_bash "json text" tykhook verify --format ''
 expect_bash "json" tykhook verify --format = j
@@ -91,6 +91,9 @@ expect_bash "--format" tykhook verify --no-schema --for
 expect_bash "$work/files/captures $work/files/deliveries" tykhook listen --capture-dir "$work/files/"
 expect_bash "$work/files/capture.http $work/files/captures" tykhook verify "$work/files/capt"
 expect_bash "$work/files/secret.txt" tykhook verify --secret-file "$work/files/sec"
+expect_bash "$work/files/capture.http $work/files/captures" tykhook replay "$work/files/capt"
+expect_bash "--fresh-timestamp" tykhook replay --fr
+expect_bash "json text" tykhook probe --format ''
 # Nothing for a word that starts nothing.
 expect_bash "" tykhook nosuch
 expect_bash "" tykhook verify --nosuch
