@@ -29,9 +29,11 @@ std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
 
 std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
 
-void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format) {
+void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format,
+                   const std::vector<std::string>& hints) {
   const std::string_view kind = to_string(verdict.kind);
-  if (format == "json" && verdict.errors.empty() && detail::plain_json_text(input) &&
+  if (format == "json" && verdict.errors.empty() && hints.empty() &&
+      detail::plain_json_text(input) &&
       (!verdict.event_name || detail::plain_json_text(*verdict.event_name))) {
     // The line of most captures: the same bytes as below, without building a document.
     std::string line = R"({"input":")";
@@ -53,6 +55,7 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
     line["verdict"] = kind;
     line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
     line["errors"] = verdict.errors;
+    if (!hints.empty()) line["hints"] = hints;
     // Messages may quote bytes of a broken capture: replace invalid UTF-8 rather than throw.
     std::cout << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
               << '\n';
@@ -63,6 +66,7 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
   for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
     std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];
   }
+  for (const auto& hint : hints) std::cout << "\n  hint: " << hint;
   std::cout << '\n';
 }
 

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tykhook/timestamp.h"
 #include "tykhook/verifier.h"
@@ -17,9 +18,11 @@ namespace tykhook::cli {
 [[nodiscard]] std::string time_text(TimePoint time);
 
 /// Prints one verdict on standard output in the format of `tykhook verify` (DESIGN.md, "CLI
-/// contract"): `text` is "INPUT: verdict (Event): error" with further errors indented below,
-/// `json` one object per line {input, ok, verdict, event, errors}.
-void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format);
+/// contract"): `text` is "INPUT: verdict (Event): error" with further errors, then each of
+/// `hints` as "hint: ...", indented below; `json` one object per line {input, ok, verdict,
+/// event, errors}, with "hints" after errors when there are any.
+void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format,
+                   const std::vector<std::string>& hints = {});
 
 /// Prints, for an input that could not be read, what print_verdict prints for a verdict: in
 /// `json` an object with `"verdict": null` and the error, so that a script sees every input;
