@@ -49,6 +49,7 @@ struct VerifyOptions {
   std::size_t max_body = default_max_body;
   std::string store;
   std::string format = "text";
+  bool explain = false;  ///< every likely cause of a signature failure, not only the quick ones
 };
 
 /// The options of `tykhook sign`.

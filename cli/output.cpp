@@ -30,10 +30,12 @@ std::string loggable(std::string_view text, std::size_t limit, bool spaces) {
 std::string time_text(TimePoint time) { return format_rfc3339(time, 3); }
 
 void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format,
+                   const std::vector<std::string>& hints,
                    const std::vector<std::string>& fingerprints) {
   const std::string_view kind = to_string(verdict.kind);
   const bool secret = verdict.secret_index && *verdict.secret_index < fingerprints.size();
-  if (format == "json" && verdict.errors.empty() && detail::plain_json_text(input) &&
+  if (format == "json" && verdict.errors.empty() && hints.empty() &&
+      detail::plain_json_text(input) &&
       (!verdict.event_name || detail::plain_json_text(*verdict.event_name))) {
     // The line of most captures: the same bytes as below, without building a document.
     std::string line = R"({"input":")";
@@ -60,6 +62,7 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
     line["verdict"] = kind;
     line["event"] = verdict.event_name ? nlohmann::ordered_json(*verdict.event_name) : nullptr;
     line["errors"] = verdict.errors;
+    if (!hints.empty()) line["hints"] = hints;
     if (secret) {
       line["secret"] = {{"index", *verdict.secret_index},
                         {"fingerprint", fingerprints[*verdict.secret_index]}};
@@ -74,6 +77,7 @@ void print_verdict(const std::string& input, const Verdict& verdict, const std::
   for (std::size_t i = 0; i < verdict.errors.size(); ++i) {
     std::cout << (i == 0 ? ": " : "\n  ") << verdict.errors[i];
   }
+  for (const auto& hint : hints) std::cout << "\n  hint: " << hint;
   std::cout << '\n';
 }
 

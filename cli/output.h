@@ -18,10 +18,12 @@ namespace tykhook::cli {
 [[nodiscard]] std::string time_text(TimePoint time);
 
 /// Prints one verdict on standard output in the format of `tykhook verify` (DESIGN.md, "CLI
-/// contract"): `text` is "INPUT: verdict (Event): error" with further errors indented below,
-/// `json` one object per line {input, ok, verdict, event, errors}, and for an authentic
-/// delivery "secret": {index, fingerprint} when `fingerprints` (by secret index) are given.
+/// contract"): `text` is "INPUT: verdict (Event): error" with further errors, then each of
+/// `hints` as "hint: ...", indented below; `json` one object per line {input, ok, verdict,
+/// event, errors}, with "hints" after errors when there are any, and for an authentic delivery
+/// "secret": {index, fingerprint} when `fingerprints` (by secret index) are given.
 void print_verdict(const std::string& input, const Verdict& verdict, const std::string& format,
+                   const std::vector<std::string>& hints = {},
                    const std::vector<std::string>& fingerprints = {});
 
 /// Prints, for an input that could not be read, what print_verdict prints for a verdict: in

@@ -188,6 +188,11 @@ CLI::App* add_verify(CLI::App& app, VerifyOptions& options) {
                    "Idempotency store, to report repeated deliveries as duplicate: memory:, "
                    "sqlite:PATH or redis://HOST:PORT[/DB] (default: none)")
       ->type_name("URI");
+  command->add_flag("--explain", options.explain,
+                    "For a signature_mismatch or malformed_signature, test every likely cause "
+                    "(a re-encoded body, a BOM, Content-Length, a quoted or cut header, a "
+                    "secret's white space or fingerprint) and print a hint for each that fits; "
+                    "the verdict stays");
   command->add_option("--format", options.format, "Output: one line per capture (text) or JSON")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "json"}).description(""))
@@ -257,6 +262,7 @@ int run_verify(const VerifyOptions& options) {
     }
     for (auto& capture : read_captures(bytes, input)) {
       Verdict verdict;
+      std::vector<std::string> hints;  // of a signature failure: "hints" in JSON
       if (!capture.request) {
         verdict.kind = VerdictKind::malformed_request;
         verdict.errors.push_back(capture.request.error);
@@ -275,10 +281,11 @@ int run_verify(const VerifyOptions& options) {
                     << " records no arrival time; --now received uses the clock for it\n";
         }
         verdict = verifier.verify(request, capture_now);
-        if (verdict.kind == VerdictKind::signature_mismatch) {
-          for (const auto& hint : explain_mismatch(request, secrets)) {
-            verdict.errors.push_back("hint: " + hint);
-          }
+        // The quick causes of a mismatch always; every cause, and those of a malformed header,
+        // with --explain. Hints only: the verdict stays what the verifier said.
+        if (verdict.kind == VerdictKind::signature_mismatch ||
+            (options.explain && verdict.kind == VerdictKind::malformed_signature)) {
+          hints = explain_mismatch(request, secrets, {.every_cause = options.explain});
         } else if (verdict.kind == VerdictKind::missing_signature) {
           // Advice for a capture on the command line; the receiver's answer to an HTTP client
           // does not talk about options.
@@ -293,7 +300,7 @@ int run_verify(const VerifyOptions& options) {
         }
       }
       ++tally.verdicts[verdict.kind];
-      print_verdict(capture.input, verdict, options.format, fingerprints);
+      print_verdict(capture.input, verdict, options.format, hints, fingerprints);
     }
   }
   std::cout.flush();
