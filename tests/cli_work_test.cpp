@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -55,15 +56,22 @@ TEST_CASE("two workers on one store: every entry reaches the application, never 
   queue_every_event(store, app.url());
 
   // A slow application that notes every delivery in flight: two attempts of one entry at once
-  // would meet here.
+  // would meet here. It holds every answer until five attempts are in flight together: with
+  // `--concurrency 4` each, only both workers at once get there, so both take a share however
+  // slowly the second one starts.
   std::mutex mutex;
+  std::condition_variable changed;
   std::set<std::string> in_flight;
   std::vector<std::string> overlaps;
+  bool both_working = false;
   app.answer_with([&](const Received& got, httplib::Response& response) {
     const std::string key = got.header("X-Tykhook-Delivery");
     {
-      const std::lock_guard lock(mutex);
+      std::unique_lock lock(mutex);
       if (!in_flight.insert(key).second) overlaps.push_back(key);
+      if (in_flight.size() >= 5) both_working = true;
+      changed.notify_all();
+      changed.wait_for(lock, 15s, [&] { return both_working; });
     }
     std::this_thread::sleep_for(50ms);  // the behaviour under test: attempts that take a while
     {
@@ -75,7 +83,7 @@ TEST_CASE("two workers on one store: every entry reaches the application, never 
   app.start();
   const std::vector<std::string> args = {"work",    "--store",       store, "--forward-to",
                                          app.url(), "--concurrency", "4",   "--forward-timeout",
-                                         "5s"};
+                                         "30s"};
   Background first(args, secret_env);
   Background second(args, secret_env);
   REQUIRE(wait_until(
@@ -88,6 +96,7 @@ TEST_CASE("two workers on one store: every entry reaches the application, never 
   CHECK(second_run.status == 0);
 
   const std::lock_guard lock(mutex);
+  CHECK(both_working);
   CHECK(overlaps.empty());
   std::multiset<std::string> keys;
   for (const auto& got : app.received()) keys.insert(got.header("X-Tykhook-Delivery"));
