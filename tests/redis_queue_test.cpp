@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <functional>
 #include <latch>
@@ -146,15 +147,19 @@ TEST_CASE("two stores (two hosts) taking at once never get the same entry, and t
   hosts.push_back(open_store(*uri));
   hosts.push_back(open_store(*uri));
   std::vector<std::vector<std::string>> taken(2);
-  std::latch start(2);
+  // Each round starts on both at once, however the threads are scheduled.
+  std::barrier round_start(2);
   std::vector<std::thread> threads;
   for (int h = 0; h < 2; ++h) {
     threads.emplace_back([&, h] {
-      start.arrive_and_wait();
       // The same time and lease on both: only the queue keeps them apart.
       for (int round = 0; round <= key_count; ++round) {
+        round_start.arrive_and_wait();
         const auto got = hosts[h]->take(t0 + 1h, 1h, 3);
-        if (got.empty()) return;
+        if (got.empty()) {
+          round_start.arrive_and_drop();
+          return;
+        }
         for (const auto& each : got) taken[h].push_back(each.entry.key);
       }
     });
