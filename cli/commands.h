@@ -115,6 +115,9 @@ struct ListenOptions {
   std::size_t threads = 8;
   BodyCheckOptions checks;
   DeliveryOptions delivery;
+  bool ui = false;
+  std::string ui_token_file;
+  std::size_t ui_keep = 1000;
 };
 
 /// The options of `tykhook send`.

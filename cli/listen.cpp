@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "header_option.h"
+#include "inspector_token.h"
 #include "listen_startup.h"
 #include "request_log.h"
 #include "signals.h"
@@ -79,6 +80,17 @@ int run_listen(const ListenOptions& options) {
     receiver_options.required_header = parse_header_option(options.require_header);
   }
   receiver_options.threads = options.threads;
+  std::string inspector_token;  // printed in the inspector's address
+  if (options.ui) {
+    InspectorToken token = options.ui_token_file.empty()
+                               ? generate_inspector_token()
+                               : read_inspector_token(options.ui_token_file);
+    for (const auto& error : token.errors) lines.error(error);
+    if (!token.errors.empty()) return exit_usage;
+    inspector_token = token.token;
+    receiver_options.inspector = {
+        .enabled = true, .token = std::move(token.token), .keep = options.ui_keep};
+  }
   const auto store_ttl = verifier.store_ttl;
   std::shared_ptr<Target> target;
   if (options.delivery.has_target()) {
@@ -113,8 +125,10 @@ int run_listen(const ListenOptions& options) {
   }
   const std::string host =
       options.host.find(':') == std::string::npos ? options.host : "[" + options.host + "]";
-  lines.listening("http://" + host + ":" + std::to_string(port));
+  const std::string url = "http://" + host + ":" + std::to_string(port);
+  lines.listening(url);
   for (const auto& warning : loaded.warnings) lines.warning(warning);
+  if (options.ui) describe_inspector(lines, options, url, inspector_token);
   describe_keeping(lines, options, before, secrets, store_ttl, receiver->capture_recovery(),
                    schemas_note, target.get());
 

@@ -60,6 +60,23 @@ CLI::App* add_listen(CLI::App& app, ListenOptions& options) {
       ->capture_default_str();
   add_body_check_options(*command, options.checks);
   add_delivery_options(*command, options.delivery);
+  CLI::Option* ui =
+      command->add_flag("--ui", options.ui,
+                        "Serve the inspector page at /ui/: the deliveries as they arrive; its "
+                        "address, with a new token, is on the first lines");
+  command
+      ->add_option("--ui-token-file", options.ui_token_file,
+                   "Read the inspector's token from this file instead of making one (16 or more "
+                   "letters, digits, '-', '_', '.' or '~')")
+      ->type_name("PATH")
+      ->needs(ui);
+  command
+      ->add_option("--ui-keep", options.ui_keep,
+                   "Recent deliveries the inspector keeps in memory, 1 to 100000")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000).description(""))
+      ->capture_default_str()
+      ->needs(ui);
   return command;
 }
 

@@ -221,4 +221,28 @@ void handing_on_line(const StartupLines& lines, const DeliveryOptions& options,
                 " (then dead: tykhook queue retry --dead)");
 }
 
+void describe_inspector(const StartupLines& lines, const ListenOptions& options,
+                        const std::string& url, const std::string& token) {
+  const std::string page = url + "/ui/";
+  if (options.ui_token_file.empty()) {
+    // A notebook server's way: the address to open holds the token, new at each start.
+    lines.say({{"inspector", page + "?token=" + token}, {"token_file", nullptr}},
+              "inspector: " + page + "?token=" + token +
+                  " (open it in a browser; the token is new at each start, --ui-token-file "
+                  "keeps one)");
+  } else {
+    lines.say({{"inspector", page}, {"token_file", options.ui_token_file}},
+              "inspector: " + page + " (open it with ?token= and the content of " +
+                  loggable(options.ui_token_file, 1000, true) + ")");
+  }
+  const bool loopback = options.host == "127.0.0.1" || options.host == "::1" ||
+                        options.host == "localhost" || options.host.starts_with("127.");
+  if (!loopback) {
+    lines.warning("--ui on " + options.host +
+                  ": other machines can open the inspector, which shows users' personal data, "
+                  "and its token travels unencrypted; keep --host 127.0.0.1, or put a TLS proxy "
+                  "in front");
+  }
+}
+
 }  // namespace tykhook::cli

@@ -56,6 +56,11 @@ void describe_keeping(const StartupLines& lines, const ListenOptions& options,
                       std::chrono::milliseconds store_ttl, const CaptureRecovery& recovery,
                       const std::optional<std::string>& schemas_note, const Target* target);
 
+/// The inspector's line (`--ui`): its address with `token` when listen made it, or the file that
+/// holds it; and a warning when other machines can reach it.
+void describe_inspector(const StartupLines& lines, const ListenOptions& options,
+                        const std::string& url, const std::string& token);
+
 /// The line that says where deliveries are handed on, and when they are tried again.
 void handing_on_line(const StartupLines& lines, const DeliveryOptions& options,
                      const Target& target);

@@ -77,6 +77,8 @@ void Connection::begin_request(bool last) {
   record.client = client_;
   outcome.reset();
   event.reset();
+  errors.clear();
+  details.reset();
   started = SteadyClock::now();
   read_deadline_ = started + limits_.read_timeout;
   reading_head_ = true;

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "inspector_log.h"
 #include "receiver_metrics.h"
 #include "request_head.h"
 #include "tykhook/receiver.h"
@@ -43,8 +44,10 @@ class Connection final : public httplib::Stream {
 
   // What the current request's log line says, and what the receiver decided about it.
   RequestRecord record;
-  std::optional<DeliveryOutcome> outcome;  // a delivery's, as record.verdict spells it
-  std::optional<Event> event;              // a delivery's known event, as record.event names it
+  std::optional<DeliveryOutcome> outcome;    // a delivery's, as record.verdict spells it
+  std::optional<Event> event;                // a delivery's known event, as record.event names it
+  std::vector<std::string> errors;           // a delivery's verdict errors (for the inspector)
+  std::shared_ptr<DeliveryDetails> details;  // a delivery's request (when the inspector is on)
   SteadyClock::time_point started{};
   std::optional<Parsed<Head>> head;  // set once the engine has read the head
   bool head_too_large = false;

@@ -18,4 +18,8 @@ std::span<const EmbeddedFile> embedded_schemas();
 /// embedded by cmake/embed_files.cmake.
 std::span<const EmbeddedFile> embedded_samples();
 
+/// The files of `lib/ui/` (the inspector's page: "index.html", "app.js", ...), embedded by
+/// cmake/embed_files.cmake.
+std::span<const EmbeddedFile> embedded_ui();
+
 }  // namespace tykhook::detail

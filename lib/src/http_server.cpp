@@ -29,6 +29,8 @@ void apply(Connection& connection, Answer answer, httplib::Response& res) {
     connection.record.secret_fingerprint = std::move(answer.record.secret_fingerprint);
     connection.outcome = answer.outcome;
     connection.event = answer.event;
+    connection.errors = std::move(answer.errors);
+    connection.details = std::move(answer.details);
   }
   if (!answer.record.error.empty()) connection.record.error = std::move(answer.record.error);
 }
@@ -222,7 +224,7 @@ bool HttpServer::end_request(Connection& connection, bool answered, bool client_
 bool HttpServer::serve_directly(Connection& connection) {
   std::optional<PlainDelivery> plain =
       plain_delivery(connection.peek(), options_.max_header_bytes, options_.max_headers);
-  if (!plain) return false;
+  if (!plain || responder_.inspects(plain->head.target)) return false;
   const std::size_t body_size = plain->body_size;
   httplib::Request req;  // what on_error, on_exception and on_written read of it
   req.method = plain->head.method;
@@ -289,6 +291,10 @@ void HttpServer::finish(Connection& connection) {
       // A logger that fails must not take the connection's thread down with it.
     }
   }
+  if (connection.outcome) {
+    responder_.inspect(record, connection.head, std::move(connection.errors),
+                       std::move(connection.details));
+  }
 }
 
 // ---- the engine's callbacks ---------------------------------------------------------------------
@@ -297,7 +303,9 @@ httplib::Server::HandlerResponse HttpServer::on_request_head(const httplib::Requ
                                                              httplib::Response& res) {
   using httplib::Server;
   Connection& connection = *current_connection;
-  if (is_delivery_method(req.method)) return Server::HandlerResponse::Unhandled;
+  if (is_delivery_method(req.method) && !responder_.inspects(req.target)) {
+    return Server::HandlerResponse::Unhandled;
+  }
   if (!connection.head || !*connection.head) {
     connection.close_after = true;
     apply(connection,
@@ -311,7 +319,7 @@ httplib::Server::HandlerResponse HttpServer::on_request_head(const httplib::Requ
 
 int HttpServer::on_expect_continue(const httplib::Request& req, httplib::Response& res) {
   // A client that waits for "100 Continue" learns of a refusal before it sends the body.
-  if (!is_delivery_method(req.method)) return 100;
+  if (!is_delivery_method(req.method) || responder_.inspects(req.target)) return 100;
   return check_before_body(responder_, *current_connection, res) ? 100 : res.status;
 }
 

@@ -6,6 +6,7 @@
 
 #include "connection_loop.h"
 #include "http_server.h"
+#include "inspector.h"
 #include "receiver_metrics.h"
 #include "responder.h"
 #include "tykhook/error.h"
@@ -56,6 +57,7 @@ struct Receiver::Impl {
       metrics.watch_queue(delivery.store);
       delivery.on_attempt = [this, user = delivery.on_attempt](const AttemptReport& report) {
         metrics.count_attempt(report.result.outcome, report.duration);
+        if (detail::Inspector* inspector = responder.inspector()) inspector->attempted(report);
         if (user) user(report);
       };
       worker = std::make_unique<Worker>(std::move(delivery));

@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "http_syntax.h"
+#include "inspector.h"
 #include "json_text.h"
 #include "sha256.h"
 #include "tykhook/store.h"
@@ -51,6 +52,20 @@ std::string visible_target(std::string_view target) {
     }
   }
   return visible;
+}
+
+// A request target's path, decoded as the engine routes on it, without the query.
+std::string path_of(std::string_view target) {
+  return httplib::detail::decode_url(std::string(target.substr(0, target.find('?'))), false);
+}
+
+// Whether a request that is not a delivery carries a body: no one reads it, so the connection
+// ends after the answer.
+bool carries_body(const Head& head) {
+  return !head.values("Transfer-Encoding").empty() ||
+         std::any_of(head.headers.begin(), head.headers.end(), [](const Header& header) {
+           return header_name_equals(header.name, "Content-Length") && header.value != "0";
+         });
 }
 
 // Required header values are compared as digests of equal length (see check_head).
@@ -133,6 +148,7 @@ Answer delivery_answer(int status, const DeliveryOutcome& outcome, std::optional
   answer.record.event = std::move(event);
   answer.outcome = outcome;
   answer.event = known_event;
+  answer.errors = std::move(errors);
   return answer;
 }
 
@@ -160,7 +176,17 @@ Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
   }
   if (options_.required_header)
     required_digest_ = digest_of_header_value(options_.required_header->value);
+  if (options_.inspector.enabled) {
+    inspector_ = std::make_unique<Inspector>(
+        options_.inspector,
+        Inspector::Receiving{
+            .queue = options_.delivery.target ? options_.verifier.store : nullptr,
+            .secrets = [this] { return checking_.load()->verifier.options().secrets; },
+            .queued = queued_});
+  }
 }
+
+Responder::~Responder() = default;
 
 std::shared_ptr<const Responder::Checking> Responder::make_checking(std::vector<Secret> secrets) {
   VerifierOptions verifier = with_queue(options_.verifier);
@@ -186,6 +212,11 @@ CaptureRecovery Responder::capture_recovery() const {
 }
 
 Answer Responder::answer(const Head& head, std::string body, TimePoint now) {
+  if (head.method != "HEAD" && inspects(head.target)) {
+    Answer answer = inspector_->answer(head, now);
+    answer.close = carries_body(head);
+    return answer;
+  }
   if (!is_delivery_method(head.method)) return answer_other(head);
   HeadCheck check = check_head(head);
   if (check.refusal) return std::move(*check.refusal);
@@ -194,8 +225,7 @@ Answer Responder::answer(const Head& head, std::string body, TimePoint now) {
 
 Answer Responder::answer_other(const Head& head) const {
   // The engine routes on the path as it decodes it; so does this.
-  const std::string path =
-      httplib::detail::decode_url(head.target.substr(0, head.target.find('?')), false);
+  const std::string path = path_of(head.target);
   Answer answer;
   if (head.method == "HEAD") {
     // The portal's Test Connection: a HEAD on the webhook's URL, without its custom headers.
@@ -210,11 +240,7 @@ Answer Responder::answer_other(const Head& head) const {
     answer = error_answer(405, head.method + " is not served; deliveries are POST, PUT or PATCH");
     answer.response.headers.push_back({"Allow", "GET, HEAD, POST, PUT, PATCH"});
   }
-  // These requests carry no body that anyone reads: one sent anyway ends the connection.
-  answer.close = !head.values("Transfer-Encoding").empty() ||
-                 std::any_of(head.headers.begin(), head.headers.end(), [](const Header& header) {
-                   return header_name_equals(header.name, "Content-Length") && header.value != "0";
-                 });
+  answer.close = carries_body(head);
   return answer;
 }
 
@@ -279,6 +305,26 @@ HeadCheck Responder::check_head(const Head& head) const {
     }
   }
   return check;
+}
+
+bool Responder::inspects(std::string_view target) const {
+  return inspector_ && is_inspector_path(path_of(target));
+}
+
+void Responder::inspect(const RequestRecord& record, const std::optional<Parsed<Head>>& head,
+                        std::vector<std::string> errors, std::shared_ptr<DeliveryDetails> details) {
+  if (!inspector_) return;
+  InspectedDelivery delivery{.record = record, .errors = std::move(errors)};
+  if (details) {
+    delivery.details = std::move(*details);
+  } else if (head && *head) {
+    // Refused before its body was read: its head is all there is.
+    delivery.details.headers = for_capture(Request{.method = (*head)->method,
+                                                   .target = (*head)->target,
+                                                   .headers = (*head)->headers})
+                                   .headers;
+  }
+  inspector_->add(std::move(delivery));
 }
 
 Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint now) {
@@ -346,6 +392,20 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
   if (verdict.secret_index) {
     answer.record.secret_index = verdict.secret_index;
     answer.record.secret_fingerprint = checking->fingerprints[*verdict.secret_index];
+  }
+  if (inspector_) {
+    Request shown = for_capture(request);
+    answer.details = std::make_shared<DeliveryDetails>(
+        DeliveryDetails{.target = std::move(shown.target),
+                        .headers = std::move(shown.headers),
+                        .body = std::move(shown.body),
+                        .key = verdict.idempotency_key,
+                        .queued = kind == VerdictKind::ok && options_.delivery.target != nullptr,
+                        .body_read = true});
+    if (verdict.envelope) {
+      answer.details->skew_seconds =
+          std::chrono::duration<double>(now - verdict.envelope->timestamp).count();
+    }
   }
   return answer;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "capture_writer.h"
+#include "inspector_log.h"
 #include "receiver_metrics.h"
 #include "request_head.h"
 #include "tykhook/receiver.h"
@@ -41,6 +42,9 @@ struct Answer {
   RequestRecord record;
   std::optional<DeliveryOutcome> outcome;  ///< a delivery's, as record.verdict spells it
   std::optional<Event> event;              ///< a delivery's known event, as record.event names it
+  std::vector<std::string> errors;         ///< a delivery's verdict errors, as its body lists them
+  /// A delivery's request and what the verifier found, for the inspector (only when it is on).
+  std::shared_ptr<DeliveryDetails> details;
 };
 
 /// How a delivery's body is framed, once its head passed the checks before the body.
@@ -66,15 +70,19 @@ struct HeadCheck {
 /// The answer to a request that is not a delivery and fails: a JSON body with the error.
 [[nodiscard]] Answer error_answer(int status, std::string error);
 
-/// Answers the receiver's requests: HEAD and GET by their path, deliveries (POST, PUT, PATCH)
-/// by their verdict, after keeping every authentic one and, when `options.delivery.target` is
-/// set, queueing the ok ones in the store with their claim. Thread-safe.
+class Inspector;
+
+/// Answers the receiver's requests: HEAD and GET by their path, the inspector's by its own,
+/// deliveries (POST, PUT, PATCH) by their verdict, after keeping every authentic one and, when
+/// `options.delivery.target` is set, queueing the ok ones in the store with their claim.
+/// Thread-safe.
 class Responder {
  public:
   /// Throws std::invalid_argument for misuse of `options` (see Receiver), and tykhook::Error
   /// when the capture directory cannot be created or opened. `queued` is called after each
   /// delivery was queued (to wake the worker).
   Responder(ReceiverOptions options, ReceiverMetrics& metrics, std::function<void()> queued = {});
+  ~Responder();
 
   /// The answer to the request `head` with `body`, arrived at `now`: check_head() and then
   /// answer_delivery() for a delivery. Throws only what the HTTP engine turns into a 500 (a
@@ -86,6 +94,15 @@ class Responder {
   /// The answer to a delivery whose head passed check_head(), by its verdict, once it is kept
   /// (and handled when ok).
   [[nodiscard]] Answer answer_delivery(const Head& head, std::string body, TimePoint now);
+
+  /// True when requests for `target` (a request target, query and all) are the inspector's.
+  [[nodiscard]] bool inspects(std::string_view target) const;
+  /// Keeps a delivery that was answered in the inspector (when it is on): its log record, its
+  /// head when read, and `answer`'s errors and details.
+  void inspect(const RequestRecord& record, const std::optional<Parsed<Head>>& head,
+               std::vector<std::string> errors, std::shared_ptr<DeliveryDetails> details);
+  /// The inspector, when it is on (to note the worker's attempts); nullptr otherwise.
+  [[nodiscard]] Inspector* inspector() { return inspector_.get(); }
 
   /// Verifies the deliveries that start after it returns with `secrets` (see
   /// Receiver::replace_secrets); throws std::invalid_argument when `secrets` is empty.
@@ -122,6 +139,7 @@ class Responder {
   // threads, each keeping the one it loaded alive until it is answered.
   std::atomic<std::shared_ptr<const Checking>> checking_;
   std::unique_ptr<CaptureWriter> captures_;
+  std::unique_ptr<Inspector> inspector_;
   std::optional<Sha256> required_digest_;
 };
 

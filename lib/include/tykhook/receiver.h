@@ -53,6 +53,20 @@ struct RequestRecord {
   std::string secret_fingerprint;
 };
 
+/// The inspector (`listen --ui`): a page at /ui/ that shows the recent deliveries, and the JSON
+/// endpoints under /ui/api/ that it reads (DESIGN.md, "The inspector"). It holds users' personal
+/// data and can send deliveries again, so it is off unless enabled, and every request needs the
+/// token.
+struct InspectorOptions {
+  bool enabled = false;  ///< off by default: no request under /ui/ is the inspector's
+  /// The access token, given as `Authorization: Bearer TOKEN`, as the cookie the page sets, or
+  /// as `?token=` on a page load; at least 16 characters of URL-safe text when enabled.
+  std::string token;
+  std::size_t keep = 1000;  ///< the most recent deliveries kept in memory, at most
+  /// Bytes of bodies and headers kept in memory, at most: older deliveries go first.
+  std::size_t max_bytes = 64 * 1024 * 1024;
+};
+
 /// How the receiver checks, keeps and answers deliveries, and the limits it puts on clients.
 struct ReceiverOptions {
   /// Secrets, tolerance, body limit (also the HTTP body limit), schemas and store.
@@ -91,6 +105,10 @@ struct ReceiverOptions {
   /// queue is `verifier.store`'s (a `memory:` store when there is none). The receiver runs the
   /// worker while it serves.
   WorkerOptions delivery;
+
+  /// The inspector page; with it, every request whose path is /ui or under /ui/ is its own,
+  /// not a delivery.
+  InspectorOptions inspector;
 
   /// Called once per request after its response was written, from several threads at once,
   /// the event loop's among them (a logger, for example): it must not wait long, or it holds
