@@ -26,7 +26,7 @@ InspectorToken generate_inspector_token() {
   std::array<unsigned char, 32> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     return {{},
-            {"tykhook listen: --ui: no random bytes for the inspector's token from the crypto "
+            {"--ui: no random bytes for the inspector's token from the crypto "
              "library; give one with --ui-token-file PATH"}};
   }
   std::array<unsigned char, 4 * bytes.size() / 3 + 4> text{};
@@ -39,7 +39,7 @@ InspectorToken generate_inspector_token() {
 }
 
 InspectorToken read_inspector_token(const std::string& path) {
-  const std::string where = "tykhook listen: --ui-token-file " + path + ": ";
+  const std::string where = "--ui-token-file " + path + ": ";
   std::ifstream file(path, std::ios::binary);
   if (!file) return {{}, {where + "cannot be read; give a file that holds the token"}};
   // Read a little more than the longest token with its line end: a longer file is refused

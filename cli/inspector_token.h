@@ -8,7 +8,7 @@
 
 namespace tykhook::cli {
 
-/// The token, or the errors that stop listen (each a full line that names the file, never
+/// The token, or the errors that stop listen (each names the file, never
 /// its content).
 struct InspectorToken {
   std::string token;
