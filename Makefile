@@ -20,11 +20,12 @@ PREFIX ?= /usr/local
 # Build: compiler, CMake and the libraries. Test: a Redis server for the shared store's tests,
 # and the draft-07 meta-schema that the schema tests check every schema against; doxygen for
 # make docs and the test that every public declaration is documented; zsh for the test of the
-# zsh completion script.
+# zsh completion script; Chromium, its driver and Selenium for the inspector page's browser test.
 BUILD_PACKAGES := g++ cmake make pkg-config libssl-dev nlohmann-json3-dev libcli11-dev \
   libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev libsimdjson-dev \
   libbenchmark-dev
-TEST_PACKAGES := redis-server python3-jsonschema doxygen zsh
+TEST_PACKAGES := redis-server python3-jsonschema doxygen zsh chromium chromium-driver \
+  python3-selenium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test run clean samples install docs deb
@@ -50,13 +51,15 @@ test: build
 
 # The local receiver on 127.0.0.1:8080 with the demo secret and the embedded SQLite store
 # (tykhook.db): every ok delivery is queued there and handed on to samples/application.sh, which
-# appends it to deliveries.log; every authentic delivery is also kept in captures/.
+# appends it to deliveries.log; every authentic delivery is also kept in captures/. The
+# inspector page shows them arrive: its address, with the token, is on the receiver's first lines.
 run: build
 	@echo "make run: send it every event from another terminal with"
 	@echo "  $(BUILD)/tykhook send --all --to http://127.0.0.1:8080/ --secret-file samples/demo-secret.txt"
+	@echo "make run: watch them arrive on the page at the \"inspector:\" address below"
 	@echo "make run: each ok delivery is handed on to samples/application.sh: tail -f deliveries.log"
 	$(BUILD)/tykhook listen --secret-file samples/demo-secret.txt --store sqlite:tykhook.db \
-	  --capture-dir captures --exec samples/application.sh
+	  --capture-dir captures --exec samples/application.sh --ui
 
 clean:
 	rm -rf $(BUILD)
