@@ -150,14 +150,16 @@ function nice_ceiling(n) {
 
 function hour_minute(rfc3339) {
   const when = new Date(rfc3339);
-  return `${String(when.getHours()).padStart(2, '0')}:${String(when.getMinutes()).padStart(2, '0')}`;
+  const two = (n) => String(n).padStart(2, '0');
+  return `${two(when.getHours())}:${two(when.getMinutes())}`;
 }
 
 function describe(minute) {
   const counts = Object.entries(minute.verdicts || {}).map(([v, n]) => `${v} ${n}`);
   let text = `${hour_minute(minute.start)}: ${counts.length ? counts.join(', ') : 'none'}`;
   if (minute.skew_seconds) {
-    text += `; skew ${skew_text(minute.skew_seconds.min)} … ${skew_text(minute.skew_seconds.max)}`;
+    const {min, max} = minute.skew_seconds;
+    text += `; skew ${skew_text(min)} … ${skew_text(max)}`;
   }
   return text;
 }
