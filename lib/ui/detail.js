@@ -211,19 +211,25 @@ export class DeliveryView {
     const facts = [el('span', {class: 'queue-now'}, [state_badge(queue.state),
       ` ${queue.attempts} attempt${queue.attempts === 1 ? '' : 's'}`])];
     if (queue.next_attempt) facts.push(` · next ${clock_time(queue.next_attempt)}`);
-    const history = queue.history.map((h) => el('tr', {}, [
-      el('td', {class: 'time', title: h.time, text: clock_time(h.time)}),
-      el('td', {class: 'num', text: h.attempt}),
-      el('td', {}, state_badge(h.outcome)),
-      el('td', {class: 'num', text: `${h.duration_ms.toFixed(1)} ms`}),
-      el('td', {class: 'wrap', text: h.error || ''}),
-    ]));
+    // Each attempt on a line, and its error under it, as wide as the table.
+    const history = queue.history.flatMap((h) => [
+      el('tr', {class: 'attempt'}, [
+        el('td', {class: 'time', title: h.time, text: clock_time(h.time)}),
+        el('td', {class: 'num', text: h.attempt}),
+        el('td', {}, state_badge(h.outcome)),
+        el('td', {class: 'num', text: `${h.duration_ms.toFixed(1)} ms`}),
+      ]),
+      h.error ? el('tr', {class: 'attempt-error'},
+          el('td', {colspan: '4', class: 'wrap error-text', text: h.error})) : null,
+    ].filter(Boolean));
     return [
       el('h3', {text: 'Queue'}),
       el('p', {class: 'queue-facts'}, facts),
-      queue.last_error ? el('p', {class: 'error-text wrap', text: queue.last_error}) : null,
+      // The store's last error, when no attempt of this receiver's worker shows it already.
+      queue.last_error && queue.last_error !== queue.history.at(-1)?.error
+          ? el('p', {class: 'error-text wrap', text: queue.last_error}) : null,
       history.length ? el('table', {class: 'history'}, [
-        el('thead', {}, el('tr', {}, ['Ended', 'Attempt', 'Outcome', 'Took', 'Error'].map(
+        el('thead', {}, el('tr', {}, ['Ended', 'Attempt', 'Outcome', 'Took'].map(
             (name) => el('th', {text: name})))),
         el('tbody', {}, history),
       ]) : el('p', {class: 'muted', text: 'No attempt by this receiver yet.'}),

@@ -75,7 +75,7 @@ class Page:
     def history(self):
         """The cells of the queue history's rows in the delivery's view."""
         return self.driver.execute_script("""
-            return [...document.querySelectorAll('#detail .history tbody tr')].map(
+            return [...document.querySelectorAll('#detail .history tr.attempt')].map(
               (r) => [...r.cells].map((c) => c.textContent));""")
 
 
