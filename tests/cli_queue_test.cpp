@@ -98,7 +98,10 @@ TEST_CASE("while the application is down every delivery is answered 200, and rea
   const std::size_t sent_count = 13;
   REQUIRE(wait_until("every delivery retrying while the application is down",
                      [&] { return in_state(receiver.store, "retrying") == sent_count; }));
-  CHECK(receiver.process->error_text().find("connection") != std::string::npos);
+  // The log line of a failed attempt is written after the entry is marked retrying: wait for it.
+  CHECK(wait_until("the log names the refused connection", [&] {
+    return receiver.process->error_text().find("connection") != std::string::npos;
+  }));
 
   app.start();
   REQUIRE(wait_until(
