@@ -99,6 +99,31 @@ TEST_CASE("white space around a secret is named by the secret's place, never its
   }
 }
 
+TEST_CASE("a sender whose secret has a line end or a space after it is named") {
+  const struct {
+    std::string padding;
+    std::string_view named;
+  } cases[] = {{"\n", "a newline"}, {"\r\n", "a CRLF"}, {" ", "a space"}};
+  for (const auto& c : cases) {
+    for (const bool every_cause : {false, true}) {
+      CAPTURE(c.named);
+      const auto hints =
+          explain_mismatch(request_of(body, sign(secret + c.padding, body)),
+                           secrets_of({"another-secret", secret}), {.every_cause = every_cause});
+      check_clean(hints);
+      REQUIRE(hints.size() == 1);
+      CHECK(hints.front() == "the signature matches secret 2 of 2 with " + std::string(c.named) +
+                                 " after it: the sender's secret has one (a newline in its file "
+                                 "or variable?); remove it where the portal's secret is set");
+    }
+  }
+  // A signature under neither the secret nor a padded one gets no such hint.
+  const auto none = explain_mismatch(request_of(body, sign(secret + "\t\t", body)),
+                                     secrets_of({secret}), {.every_cause = true});
+  REQUIRE(none.size() == 1);
+  CHECK(none.front().starts_with("no likely cause found"));
+}
+
 TEST_CASE("a byte-order mark or converted line ends are named only when every cause is tried") {
   const std::string bom = "\xEF\xBB\xBF";
   const std::string pretty = nlohmann::ordered_json::parse(body).dump(2);

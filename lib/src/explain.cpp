@@ -245,6 +245,27 @@ void trimmed_secrets(const std::vector<Secret>& secrets, std::string_view body,
   }
 }
 
+// The other way round: the sender signed with a configured secret and a line end or a space
+// after it (its secret came from a file or a variable that kept one).
+void padded_secrets(const std::vector<Secret>& secrets, std::string_view body, const Digest& digest,
+                    std::vector<std::string>& hints) {
+  constexpr std::pair<std::string_view, std::string_view> paddings[] = {
+      {"\n", "a newline"}, {"\r\n", "a CRLF"}, {" ", "a space"}};
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    const std::string_view bytes = secrets[i].bytes();
+    for (const auto& [padding, named] : paddings) {
+      if (!Signers({Secret(std::string(bytes) + std::string(padding))}).under(body, digest)) {
+        continue;
+      }
+      hints.push_back("the signature matches " + secret_name(i, secrets.size()) + " with " +
+                      std::string(named) +
+                      " after it: the sender's secret has one (a newline in its file or "
+                      "variable?); remove it where the portal's secret is set");
+      break;
+    }
+  }
+}
+
 bool fingerprint_shaped(std::string_view bytes) {
   if (bytes.size() != fingerprint_digits) return false;
   for (const char c : bytes) {
@@ -388,6 +409,7 @@ std::vector<std::string> explain_mismatch(const Request& request,
   }
   if (body_cause) hints.push_back(std::move(*body_cause));
   trimmed_secrets(secrets, body, *digest, hints);
+  padded_secrets(secrets, body, *digest, hints);
   if (!options.every_cause) return hints;
 
   fingerprint_secrets(secrets, hints);
@@ -395,7 +417,8 @@ std::vector<std::string> explain_mismatch(const Request& request,
     hints.push_back(
         "no likely cause found: the body is not the signed one with a newline, a byte-order "
         "mark or bytes added, its line ends converted, or its JSON re-encoded, and no secret "
-        "with white space or in a fingerprint's place explains it; check that a configured "
+        "with white space (here or at the sender) or in a fingerprint's place explains it; check "
+        "that a configured "
         "secret is the portal's current one (compare fingerprints: tykhook secret "
         "fingerprint), and that the capture holds the bytes as they arrived");
   }
