@@ -56,7 +56,7 @@ Answer json_error(int status, std::string error) {
 const std::string& signed_out_page() {
   static const std::string page =
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<title>tykhook inspector: not signed in</title>"
+      "<title>tykhook inspector: not signed in</title><link rel=\"icon\" href=\"data:,\">"
       "<link rel=\"stylesheet\" href=\"/ui/app.css\"></head>\n<body><main class=\"signed-out\">"
       "<h1>Not signed in</h1><p>This page shows the deliveries this receiver got, so it needs "
       "its token. Open the address that <code>tykhook listen --ui</code> printed when it "
@@ -359,13 +359,11 @@ Answer Inspector::activity(TimePoint now) const {
 }
 
 void Inspector::attempted(const AttemptReport& report) {
-  log_.attempted(
-      report.entry.key,
-      AttemptNote{.time = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now()),
-                  .attempt = report.entry.attempts,
-                  .outcome = report.record.state,
-                  .error = report.record.error,
-                  .duration = report.duration});
+  log_.attempted(report.entry.key, AttemptNote{.time = report.time,
+                                               .attempt = report.entry.attempts,
+                                               .outcome = report.record.state,
+                                               .error = report.record.error,
+                                               .duration = report.duration});
 }
 
 }  // namespace tykhook::detail

@@ -98,8 +98,9 @@ struct Worker::Impl {
     const AttemptResult result = attempt_safely(*options.target, leased.entry);
     const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
+    const TimePoint ended = options.clock();
     const AttemptRecord record =
-        after_attempt(leased.entry, result, options.clock(), options.retry, options.random());
+        after_attempt(leased.entry, result, ended, options.retry, options.random());
     try {
       // A finish that fails leaves the lease to run out: the entry is attempted again, so a
       // success is never lost, at the cost of the target seeing it twice.
@@ -109,7 +110,7 @@ struct Worker::Impl {
     }
     if (options.on_attempt) {
       try {
-        options.on_attempt(AttemptReport{leased.entry, result, record, duration});
+        options.on_attempt(AttemptReport{leased.entry, result, record, duration, ended});
       } catch (...) {
       }
     }

@@ -75,6 +75,7 @@ struct AttemptReport {
   const AttemptResult& result;            ///< what the target answered
   const AttemptRecord& record;            ///< what the store now holds
   std::chrono::microseconds duration{0};  ///< how long the target took
+  TimePoint time{};                       ///< when it ended, by the worker's clock
 };
 
 /// How a Worker hands queued deliveries on.
