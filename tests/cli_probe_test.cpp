@@ -26,26 +26,8 @@ namespace {
 const std::string secret = "cli-probe-secret-04e1f";
 
 // A `tykhook listen` on a free port with `secret`, stopped at destruction.
-class Listener {
- public:
-  explicit Listener(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"listen", "--port",  "0",      "--secret",
-                                     secret,   "--store", "memory:"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<Background>(args);
-    const auto startup = read_startup_lines(*process_);
-    port_ = listening_port(startup.empty() ? std::string() : startup.front());
-    REQUIRE(port_ > 0);
-  }
-  ~Listener() {
-    process_->signal(SIGTERM);
-    process_->wait();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
- private:
-  std::unique_ptr<Background> process_;
-  int port_ = -1;
+struct Listener : Listening {
+  explicit Listener(const std::vector<std::string>& extra = {}) : Listening(secret, extra) {}
 };
 
 // An endpoint on loopback, plain or HTTPS, that answers HEAD with `head_status` (0: it has no

@@ -30,28 +30,10 @@ namespace {
 const std::string secret = "cli-replay-secret-7d02b";
 
 // A `tykhook listen` on a free port with `secret` and a memory store, stopped at destruction.
-class Listener {
- public:
-  explicit Listener(std::vector<std::string> extra = {}, const std::string& store = "memory:") {
-    std::vector<std::string> args = {"listen", "--port", "0", "--secret", secret, "--store", store};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<Background>(args);
-    const auto startup = read_startup_lines(*process_);
-    port_ = listening_port(startup.empty() ? std::string() : startup.front());
-    REQUIRE(port_ > 0);
-  }
-  ~Listener() {
-    process_->signal(SIGTERM);
-    process_->wait();
-  }
-  std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  Background& process() { return *process_; }
-
- private:
-  std::unique_ptr<Background> process_;
-  int port_ = -1;
+struct Listener : Listening {
+  explicit Listener(const std::vector<std::string>& extra = {},
+                    const std::string& store = "memory:")
+      : Listening(secret, extra, store) {}
 };
 
 tykhook::TimePoint now() {

@@ -1,5 +1,6 @@
 #include "tykhook_process.h"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -250,6 +251,35 @@ std::vector<std::string> read_startup_lines(Background& process,
     }
   }
   return lines;
+}
+
+namespace {
+
+std::vector<std::string> listen_args(const std::string& secret,
+                                     const std::vector<std::string>& extra,
+                                     const std::string& store) {
+  std::vector<std::string> args = {"listen", "--port", "0", "--secret", secret, "--store", store};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+}  // namespace
+
+Listening::Listening(const std::string& secret, const std::vector<std::string>& extra,
+                     const std::string& store)
+    : process_(listen_args(secret, extra, store)) {
+  const auto startup = read_startup_lines(process_);
+  port_ = listening_port(startup.empty() ? std::string() : startup.front());
+  REQUIRE(port_ > 0);
+}
+
+Listening::~Listening() {
+  process_.signal(SIGTERM);
+  process_.wait();
+}
+
+std::string Listening::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 std::size_t in_state(const std::string& store, const std::string& state) {

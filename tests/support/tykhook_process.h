@@ -78,6 +78,26 @@ int listening_port(const std::string& first_line);
 std::vector<std::string> read_startup_lines(
     Background& process, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// A `tykhook listen` on a free loopback port with `--secret SECRET --store STORE` and `extra`
+/// arguments, its start-up lines read; stopped with SIGTERM at destruction. The test fails when
+/// it does not start.
+class Listening {
+ public:
+  explicit Listening(const std::string& secret, const std::vector<std::string>& extra = {},
+                     const std::string& store = "memory:");
+  ~Listening();
+  Listening(const Listening&) = delete;
+  Listening& operator=(const Listening&) = delete;
+
+  /// http://127.0.0.1:PORT and `path`.
+  [[nodiscard]] std::string url(const std::string& path = "/hook") const;
+  Background& process() { return process_; }
+
+ private:
+  Background process_;
+  int port_ = -1;
+};
+
 /// How many entries of the queue in `store` are in `state`: the lines of `tykhook queue list
 /// --store STORE --state STATE`. Throws std::runtime_error, with the command's error, when it
 /// fails.
