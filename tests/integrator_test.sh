@@ -17,7 +17,10 @@ extra_flags=${4:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/tykhook-integrator.XXXXXX")
 service_pid=
 cleanup() {
-  if [[ -n "$service_pid" ]]; then kill "$service_pid" 2>/dev/null || true; fi
+  if [[ -n "$service_pid" ]]; then
+    kill "$service_pid" 2>/dev/null || true
+    wait "$service_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -31,6 +34,16 @@ fail() {
 }
 
 step() { echo "integrator_test: $*"; }
+
+# Runs the command until it succeeds, for up to 10 s: a receiver's handlers run from its queue,
+# after the answer.
+eventually() {
+  for _ in $(seq 200); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
 
 prefix=$work/prefix
 secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -96,12 +109,12 @@ url=http://127.0.0.1:$port/webhooks
 
 "$tykhook" send --to "$url" --event UserRegistered >"$work/send.log" 2>&1 \
   || fail "tykhook send UserRegistered was not answered 2xx"
-grep -q '^new user: developer@user.com$' "$work/service.log" \
+eventually grep -q '^new user: developer@user.com$' "$work/service.log" \
   || fail "the UserRegistered handler did not print the new user's e-mail"
 
 "$tykhook" send --to "$url" --event AccessRequestApproved >>"$work/send.log" 2>&1 \
   || fail "tykhook send AccessRequestApproved was not answered 2xx"
-grep -q '^access request 1 approved: app 3, plan 2$' "$approved" \
+eventually grep -qs '^access request 1 approved: app 3, plan 2$' "$approved" \
   || fail "the AccessRequestApproved handler did not append to its file"
 
 # A delivery signed with another secret is refused and reaches no handler.
