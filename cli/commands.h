@@ -228,6 +228,16 @@ int run_secret(const SecretCommandOptions& options);
 /// A CLI11 check that accepts a DURATION (`300s`, `5m`, `1h`, `250ms`; bare = seconds).
 [[nodiscard]] CLI::Validator duration_check();
 
+/// Adds the options of a command that sends requests: --header "NAME: VALUE" (repeatable) and
+/// --timeout DURATION, each with its help text.
+void add_request_options(
+    CLI::App& command, std::vector<std::string>& headers, std::string& timeout,
+    const std::string& header_help =
+        "Extra header, as the webhook's custom headers "
+        "(repeatable), e.g. \"X-Portal-Token: s3cr3t\"",
+    const std::string& timeout_help =
+        "Longest wait to connect, and for each read and write, e.g. 10s, 500ms");
+
 /// A CLI11 check that accepts a DURATION or `off`, for --tolerance.
 [[nodiscard]] CLI::Validator tolerance_check();
 

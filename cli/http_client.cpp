@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "header_option.h"
+#include "output.h"
 #include "tykhook/envelope.h"
 #include "tykhook/error.h"
 
@@ -75,6 +77,25 @@ std::string failure_message(httplib::Error error, const Url& url, std::chrono::m
     default:
       return "request failed (" + httplib::to_string(error) + "); check the URL";
   }
+}
+
+std::optional<httplib::Headers> extra_headers_of(const std::vector<std::string>& options,
+                                                 std::string& error) {
+  httplib::Headers headers;
+  for (const auto& text : options) {
+    const auto header = parse_header_option(text);
+    if (!header) {
+      error = "--header: " + header_option_error(text);
+      return std::nullopt;
+    }
+    headers.emplace(header->name, header->value);
+  }
+  return headers;
+}
+
+std::optional<std::string> method_error(const std::string& method) {
+  if (!method.empty() && method.find_first_of(" \t\r\n") == std::string::npos) return std::nullopt;
+  return "--method \"" + loggable(method, 32, true) + "\": expected a method, e.g. POST or PUT";
 }
 
 std::optional<std::string> fresh_sample(Event event, TimePoint now) {

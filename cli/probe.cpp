@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "commands.h"
-#include "header_option.h"
 #include "http_client.h"
 #include "output.h"
 #include "probe_tls.h"
@@ -200,16 +199,10 @@ int run_probe(const ProbeOptions& options) {
   };
   const auto url = parse_url(options.url);
   if (!url) return usage("URL " + url.error);
-  httplib::Headers extra_headers;
-  for (const auto& text : options.headers) {
-    const auto header = parse_header_option(text);
-    if (!header) return usage("--header: " + header_option_error(text));
-    extra_headers.emplace(header->name, header->value);
-  }
-  if (options.method.empty() || options.method.find_first_of(" \t\r\n") != std::string::npos) {
-    return usage("--method \"" + loggable(options.method, 32, true) +
-                 "\": expected a method, e.g. POST or PUT");
-  }
+  std::string error;
+  const auto extra_headers = extra_headers_of(options.headers, error);
+  if (!extra_headers) return usage(error);
+  if (const auto wrong = method_error(options.method)) return usage(*wrong);
   const Event event = *parse_event(options.event);  // event_check() let only names through
   const TimePoint now = std::chrono::time_point_cast<std::chrono::nanoseconds>(Clock::now());
   const auto body = fresh_sample(event, now);
@@ -269,7 +262,7 @@ int run_probe(const ProbeOptions& options) {
   request.method = options.method;
   request.path = url->target;
   request.body = *body;
-  request.headers = extra_headers;
+  request.headers = *extra_headers;
   if (!request.has_header("Content-Type")) request.set_header("Content-Type", "application/json");
   request.set_header("User-Agent", "tykhook-probe/" TYKHOOK_VERSION);
   request.set_header(std::string(signature_header),

@@ -18,19 +18,11 @@ CLI::App* add_probe(CLI::App& app, ProbeOptions& options) {
   command->add_option("--method", options.method, "The webhook's HTTP method")
       ->type_name("METHOD")
       ->capture_default_str();
-  command
-      ->add_option("--header", options.headers,
-                   "One of the webhook's custom headers (repeatable), e.g. "
-                   "\"X-Portal-Token: s3cr3t\"; the Test Connection HEAD goes without them")
-      ->type_name("\"NAME: VALUE\"")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--timeout", options.timeout,
-                   "The webhook's timeout in the portal: each answer must come within it, e.g. "
-                   "10s, 500ms")
-      ->type_name("DURATION")
-      ->check(duration_check())
-      ->capture_default_str();
+  add_request_options(*command, options.headers, options.timeout,
+                      "One of the webhook's custom headers (repeatable), e.g. \"X-Portal-Token: "
+                      "s3cr3t\"; the Test Connection HEAD goes without them",
+                      "The webhook's timeout in the portal: each answer must come within it, e.g. "
+                      "10s, 500ms");
   command
       ->add_option("--cacert", options.ca_file,
                    "Trust the CA certificates of this PEM file for https instead of the system's")

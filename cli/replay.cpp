@@ -14,7 +14,6 @@
 
 #include "capture_files.h"
 #include "commands.h"
-#include "header_option.h"
 #include "http_client.h"
 #include "output.h"
 #include "tykhook/capture.h"
@@ -160,12 +159,13 @@ int run_replay(const ReplayOptions& options) {
   };
   const auto url = parse_url(options.to);
   if (!url) return usage("--to " + url.error);
-  Replay replay{.options = options, .path = url->target, .extra_headers = {}, .secret = {}};
-  for (const auto& text : options.headers) {
-    const auto header = parse_header_option(text);
-    if (!header) return usage("--header: " + header_option_error(text));
-    replay.extra_headers.emplace(header->name, header->value);
-  }
+  std::string error;
+  auto extra_headers = extra_headers_of(options.headers, error);
+  if (!extra_headers) return usage(error);
+  Replay replay{.options = options,
+                .path = url->target,
+                .extra_headers = std::move(*extra_headers),
+                .secret = {}};
   if (options.resign || options.fresh_timestamp) {
     auto loaded = load_secrets(options.secrets);
     const std::string why =

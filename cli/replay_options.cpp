@@ -21,18 +21,7 @@ CLI::App* add_replay(CLI::App& app, ReplayOptions& options) {
   command->add_flag("--fresh-timestamp", options.fresh_timestamp,
                     "Set each body's Timestamp to now, and sign it with the configured secret");
   add_secret_options(*command, options.secrets);
-  command
-      ->add_option("--header", options.headers,
-                   "Extra header, as the webhook's custom headers (repeatable), e.g. "
-                   "\"X-Portal-Token: s3cr3t\"")
-      ->type_name("\"NAME: VALUE\"")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--timeout", options.timeout,
-                   "Longest wait to connect, and for each read and write, e.g. 10s, 500ms")
-      ->type_name("DURATION")
-      ->check(duration_check())
-      ->capture_default_str();
+  add_request_options(*command, options.headers, options.timeout);
   command->add_option("--format", options.format, "Output: one line per capture (text) or JSON")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "json"}).description(""))

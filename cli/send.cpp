@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "commands.h"
-#include "header_option.h"
 #include "http_client.h"
 #include "tykhook/envelope.h"
 #include "tykhook/events.h"
@@ -62,17 +61,10 @@ int run_send(const SendOptions& options) {
   if (loaded.secrets.empty() || !loaded.errors.empty()) return exit_usage;
   const auto url = parse_url(options.to);
   if (!url) return usage("--to " + url.error);
-  httplib::Headers extra_headers;
-  for (const auto& text : options.headers) {
-    const auto header = parse_header_option(text);
-    if (!header) {
-      return usage("--header: " + header_option_error(text));
-    }
-    extra_headers.emplace(header->name, header->value);
-  }
-  if (options.method.empty() || options.method.find_first_of(" \t\r\n") != std::string::npos) {
-    return usage("--method \"" + options.method + "\": expected a method, e.g. POST or PUT");
-  }
+  std::string error;
+  const auto extra_headers = extra_headers_of(options.headers, error);
+  if (!extra_headers) return usage(error);
+  if (const auto wrong = method_error(options.method)) return usage(*wrong);
   const auto timeout = *parse_duration(options.timeout);
 
   std::vector<Delivery> deliveries;
@@ -112,7 +104,7 @@ int run_send(const SendOptions& options) {
     request.method = options.method;
     request.path = url->target;
     request.body = delivery.body;
-    request.headers = extra_headers;
+    request.headers = *extra_headers;
     if (!request.has_header("Content-Type")) request.set_header("Content-Type", "application/json");
     request.set_header("User-Agent", "tykhook-send/" TYKHOOK_VERSION);
     request.set_header(std::string(signature_header), sign(secret, delivery.body));

@@ -26,18 +26,7 @@ CLI::App* add_send(CLI::App& app, SendOptions& options) {
   command->add_option("--method", options.method, "HTTP method of the delivery")
       ->type_name("METHOD")
       ->capture_default_str();
-  command
-      ->add_option("--header", options.headers,
-                   "Extra header, as the webhook's custom headers (repeatable), e.g. "
-                   "\"X-Portal-Token: s3cr3t\"")
-      ->type_name("\"NAME: VALUE\"")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--timeout", options.timeout,
-                   "Longest wait to connect, and for each read and write, e.g. 10s, 500ms")
-      ->type_name("DURATION")
-      ->check(duration_check())
-      ->capture_default_str();
+  add_request_options(*command, options.headers, options.timeout);
   return command;
 }
 

@@ -88,6 +88,17 @@ CLI::Validator duration_check() {
       "");
 }
 
+void add_request_options(CLI::App& command, std::vector<std::string>& headers, std::string& timeout,
+                         const std::string& header_help, const std::string& timeout_help) {
+  command.add_option("--header", headers, header_help)
+      ->type_name("\"NAME: VALUE\"")
+      ->allow_extra_args(false);
+  command.add_option("--timeout", timeout, timeout_help)
+      ->type_name("DURATION")
+      ->check(duration_check())
+      ->capture_default_str();
+}
+
 CLI::Validator tolerance_check() {
   return CLI::Validator(
       [](const std::string& text) {
