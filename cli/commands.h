@@ -112,7 +112,7 @@ struct ListenOptions {
   std::string require_header;
   bool quiet = false;
   std::string log_format = "text";
-  std::size_t threads = 8;
+  std::size_t threads = 32;
   BodyCheckOptions checks;
   DeliveryOptions delivery;
   bool ui = false;

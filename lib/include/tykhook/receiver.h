@@ -83,8 +83,10 @@ struct ReceiverOptions {
   /// Worker threads: requests served at once. When nothing on a delivery's way can wait (a
   /// store whose never_waits() is true, or none; no capture directory; a dispatcher without
   /// handlers), the event loop's thread serves every delivery that has arrived whole itself,
-  /// and the workers serve the rest (HEAD, GET, bodies in parts, slow clients).
-  std::size_t threads = 8;
+  /// and the workers serve the rest (HEAD, GET, bodies in parts, slow clients). With a durable
+  /// store, a delivery holds its worker until its group commit ends, so the workers bound how
+  /// many deliveries share one commit (bench/README.md, "The delivery queue on SQLite").
+  std::size_t threads = 32;
   /// Open connections at most, idle ones included (they hold no thread). When full, the
   /// kept-alive connection idle the longest is closed; failing that, new ones wait.
   std::size_t max_connections = 1024;
