@@ -42,6 +42,7 @@ struct Receiver {
         args, std::map<std::string, std::string>{{"PORTAL_WEBHOOKS_SECRET", secret}});
     startup = read_startup_lines(*process);
     port = startup.empty() ? -1 : listening_port(startup.front());
+    INFO("listen's standard error: " << process->error_text());
     REQUIRE(port > 0);
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/webhooks/tyk"; }

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "process.h"
+
 namespace tykhook::test {
 
 Run run_tykhook_at_terminal(const std::vector<std::string>& args, std::chrono::seconds timeout) {
@@ -24,24 +26,13 @@ Run run_tykhook_at_terminal(const std::vector<std::string>& args, std::chrono::s
   if (::tcgetattr(device, &mode) != 0) throw std::runtime_error("tcgetattr failed");
   ::cfmakeraw(&mode);
   if (::tcsetattr(device, TCSANOW, &mode) != 0) throw std::runtime_error("tcsetattr failed");
+  // Close-on-exec, so that the child keeps only the descriptors it is given.
+  ::fcntl(terminal, F_SETFD, FD_CLOEXEC);
+  ::fcntl(device, F_SETFD, FD_CLOEXEC);
   int err_pipe[2];
-  if (::pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
 
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, STDIN_FILENO);
-    ::dup2(device, STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    for (const int fd : {null, device, terminal, err_pipe[0], err_pipe[1]}) ::close(fd);
-    std::vector<std::string> words = args;
-    std::vector<char*> argv = {const_cast<char*>(TYKHOOK_EXE)};
-    for (auto& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
-    ::execv(TYKHOOK_EXE, argv.data());
-    ::_exit(127);
-  }
+  const pid_t pid = spawn_program(TYKHOOK_EXE, args, {}, {-1, device, err_pipe[1]});
   ::close(device);
   ::close(err_pipe[1]);
 

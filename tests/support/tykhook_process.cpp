@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "process.h"
 #include "wait.h"
 
 namespace tykhook::test {
@@ -22,45 +23,17 @@ int exit_status(int wait_status) {
   return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
 }
 
-// In a forked child: sets the environment as run_tykhook says and becomes `tykhook args`.
-[[noreturn]] void exec_tykhook(const std::vector<std::string>& args,
-                               const std::map<std::string, std::string>& env) {
-  for (const auto& [name, value] : env) {
-    if (value.empty()) {
-      unsetenv(name.c_str());
-    } else {
-      setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  std::vector<char*> argv;
-  std::string exe = TYKHOOK_EXE;
-  argv.push_back(exe.data());
-  std::vector<std::string> copies = args;
-  for (auto& arg : copies) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  execv(exe.c_str(), argv.data());
-  _exit(127);
-}
-
 }  // namespace
 
 Run run_tykhook(const std::vector<std::string>& args, const std::string& input,
                 const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
+  // Close-on-exec: a child started meanwhile by another thread must not keep our pipes open.
   int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
-      close(fd);
-    }
-    exec_tykhook(args, env);
-  }
+  const pid_t pid = spawn_program(TYKHOOK_EXE, args, env, {in_pipe[0], out_pipe[1], err_pipe[1]});
   close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -121,17 +94,10 @@ Run run_tykhook(const std::vector<std::string>& args, const std::string& input,
 Background::Background(const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env) {
   int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    const int null_fd = open("/dev/null", O_RDONLY);
-    dup2(null_fd, 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    for (int fd : {null_fd, out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    exec_tykhook(args, env);
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
   }
+  pid_ = spawn_program(TYKHOOK_EXE, args, env, {-1, out_pipe[1], err_pipe[1]});
   close(out_pipe[1]);
   close(err_pipe[1]);
   collector_ = std::thread([this, out = out_pipe[0], err = err_pipe[0]] { collect(out, err); });
@@ -270,6 +236,7 @@ Listening::Listening(const std::string& secret, const std::vector<std::string>& 
     : process_(listen_args(secret, extra, store)) {
   const auto startup = read_startup_lines(process_);
   port_ = listening_port(startup.empty() ? std::string() : startup.front());
+  INFO("listen's standard error: " << process_.error_text());
   REQUIRE(port_ > 0);
 }
 
