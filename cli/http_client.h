@@ -2,8 +2,7 @@
 
 // What the commands that send requests (`send`, `replay`, `probe`) share: the client for a URL,
 // the message for a request that got no response, their extra headers, and the sample delivery
-// of an event. In
-// tykhook-network only, which links the HTTP library.
+// of an event. In tykhook-network only, which links the HTTP library.
 
 #include <httplib.h>
 

@@ -418,9 +418,8 @@ std::vector<std::string> explain_mismatch(const Request& request,
         "no likely cause found: the body is not the signed one with a newline, a byte-order "
         "mark or bytes added, its line ends converted, or its JSON re-encoded, and no secret "
         "with white space (here or at the sender) or in a fingerprint's place explains it; check "
-        "that a configured "
-        "secret is the portal's current one (compare fingerprints: tykhook secret "
-        "fingerprint), and that the capture holds the bytes as they arrived");
+        "that a configured secret is the portal's current one (compare fingerprints: tykhook "
+        "secret fingerprint), and that the capture holds the bytes as they arrived");
   }
   if (skipped) hints.push_back(std::move(*skipped));
   return hints;

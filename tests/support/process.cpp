@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
@@ -11,21 +13,6 @@
 extern char** environ;
 
 namespace tykhook::test {
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
-  return pid;
-}
 
 pid_t spawn_program(const std::string& exe, const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env, std::array<int, 3> fds) {
@@ -57,10 +44,24 @@ pid_t spawn_program(const std::string& exe, const std::vector<std::string>& args
     }
   }
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc = posix_spawnp(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + exe + ": " + std::strerror(rc));
   return pid;
+}
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
+  const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out_fd < 0) throw std::runtime_error("cannot open " + out + ": " + std::strerror(errno));
+  try {
+    const pid_t pid =
+        spawn_program(args.at(0), {args.begin() + 1, args.end()}, {}, {-1, out_fd, -1});
+    close(out_fd);
+    return pid;
+  } catch (...) {
+    close(out_fd);
+    throw;
+  }
 }
 
 int wait_exit(pid_t pid) {
