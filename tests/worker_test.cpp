@@ -141,12 +141,19 @@ TEST_CASE("a failed attempt waits out its backoff on the worker's clock, then is
   };
   const auto clock = std::make_shared<FakeClock>();
   REQUIRE(store->claim_and_enqueue(entry_for("only"), 1h));
+  std::mutex mutex;
+  std::vector<TimePoint> reported;  // AttemptReport::time of each attempt
   Running running({.store = store,
                    .target = target,
                    .retry = {.base = 10s, .cap = 10s},
                    .poll = 20ms,
                    .clock = [clock] { return (*clock)(); },
-                   .random = [] { return 0.5; }});
+                   .random = [] { return 0.5; },
+                   .on_attempt =
+                       [&](const AttemptReport& report) {
+                         const std::lock_guard lock(mutex);
+                         reported.push_back(report.time);
+                       }});
   REQUIRE(wait_until("the first attempt failed",
                      [&] { return in_state(*store, QueueState::retrying) == 1; }));
   const auto entry = store->find("only");
@@ -161,6 +168,12 @@ TEST_CASE("a failed attempt waits out its backoff on the worker's clock, then is
   REQUIRE(wait_until("the second attempt done",
                      [&] { return in_state(*store, QueueState::done) == 1; }));
   CHECK(target->attempts() == std::vector<std::string>{"only#1", "only#2"});
+  // Each report is timed by the worker's clock, not the wall clock.
+  REQUIRE(wait_until("both reports", [&] {
+    const std::lock_guard lock(mutex);
+    return reported.size() == 2;
+  }));
+  CHECK(reported == std::vector<TimePoint>{start, start + 5s});
 }
 
 TEST_CASE("a target that gives up puts the entry in dead at once") {
