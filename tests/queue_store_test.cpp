@@ -244,6 +244,71 @@ TEST_CASE("take orders pending and retrying entries together, oldest due first")
   });
 }
 
+TEST_CASE("claim_and_lease leases the new entry to its producer, or leaves it to a take") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    // Redis Streams hand entries out through take alone: that store leases nothing here.
+    const bool leases = kind.name != "redis";
+    const auto claimed = store->claim_and_lease(delivery("k1", t0), long_ttl, t0 + lease);
+    CHECK(claimed.won);
+    CHECK(claimed.token.has_value() == leases);
+    const auto again = store->claim_and_lease(delivery("k1", t0 + 1s), long_ttl, t0 + 1s + lease);
+    CHECK_FALSE(again.won);
+    CHECK_FALSE(again.token);
+    auto entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::pending);
+    CHECK(entry->received == t0);
+    if (!leases) {
+      CHECK(entry->attempts == 0);
+      CHECK(keys_of(entries_of(store->take(t0, lease, 10))) == std::vector<std::string>{"k1"});
+      return;
+    }
+    CHECK(entry->attempts == 1);  // the producer's attempt counts
+    // No take returns it while the lease runs, and the producer's token records the attempt.
+    CHECK(store->take(t0 + lease - 1ms, lease, 10).empty());
+    CHECK(store->next_due() == t0 + lease);
+    CHECK(store->finish("k1", *claimed.token, done));
+    entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::done);
+    CHECK(entry->attempts == 1);
+
+    // A lease that is never finished runs out, as any other: a take then attempts the entry
+    // again, and the producer's token no longer holds it.
+    const auto lost = store->claim_and_lease(delivery("k2", t0), long_ttl, t0 + lease);
+    REQUIRE(lost.token);
+    const auto retaken = store->take(t0 + lease, lease, 10);
+    REQUIRE(retaken.size() == 1);
+    CHECK(retaken.at(0).entry.key == "k2");
+    CHECK(retaken.at(0).entry.attempts == 2);
+    CHECK(retaken.at(0).token != *lost.token);
+    CHECK_FALSE(store->finish("k2", *lost.token, done));
+    CHECK(store->finish("k2", retaken.at(0).token, done));
+  });
+}
+
+TEST_CASE("claim_and_lease leases nothing when an entry of the key waits already") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    // The claim expires while its entry still waits: a new claim wins, and the waiting entry
+    // stays as it is, not leased to the new claim's producer.
+    REQUIRE(store->claim_and_enqueue(delivery("k1", t0), 1ms));
+    tykhook::ClaimedLease claimed;
+    wait_until("the claim to expire", [&] {
+      claimed = store->claim_and_lease(delivery("k1", t0 + 5s), long_ttl, t0 + 5s + lease);
+      return claimed.won;
+    });
+    CHECK_FALSE(claimed.token);
+    const auto entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::pending);
+    CHECK(entry->received == t0);
+    CHECK(entry->attempts == 0);
+    CHECK(keys_of(entries_of(store->take(t0, lease, 10))) == std::vector<std::string>{"k1"});
+  });
+}
+
 TEST_CASE("a finish with a token that no longer holds the entry changes nothing") {
   for_each_store([](const QueueStoreKind& kind) {
     const auto store = kind.open();

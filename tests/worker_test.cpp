@@ -245,6 +245,71 @@ TEST_CASE("stop waits for the attempts in flight, up to the drain time, and then
   CHECK(store->take(start, 1min, 10).empty());  // still leased
 }
 
+TEST_CASE("an entry leased by its producer is attempted in the slot it reserved, without a take") {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  const auto target = std::make_shared<ScriptedTarget>();
+  // An hour between looks at the store, and no wake(): only hand() can start this attempt
+  // before the lease (an hour too) runs out.
+  Running running({.store = store, .target = target, .lease = 1h, .poll = 1h});
+  Worker& worker = running.worker();
+  REQUIRE(wait_until("a slot", [&] { return worker.reserve(); }));
+  QueueEntry entry = entry_for("handed");
+  const ClaimedLease claimed = store->claim_and_lease(entry, 1h, start + 1h);
+  REQUIRE(claimed.token);
+  entry.attempts = 1;
+  worker.hand({entry, *claimed.token});
+  REQUIRE(wait_until("the entry done", [&] { return in_state(*store, QueueState::done) == 1; }));
+  CHECK(target->attempts() == std::vector<std::string>{"handed#1"});
+}
+
+TEST_CASE("reserve gives at most the concurrency's slots, and unreserve gives one back") {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  const auto target = std::make_shared<ScriptedTarget>();
+  {
+    Worker idle({.store = store, .target = target, .concurrency = 2});
+    CHECK_FALSE(idle.reserve());  // not running: nothing would attempt the entry
+  }
+  Running running({.store = store, .target = target, .concurrency = 2, .poll = 10ms});
+  Worker& worker = running.worker();
+  REQUIRE(wait_until("a slot", [&] { return worker.reserve(); }));
+  CHECK(worker.reserve());
+  CHECK_FALSE(worker.reserve());
+  // Both slots reserved: a queued entry waits for one, however often the worker looks.
+  REQUIRE(store->claim_and_enqueue(entry_for("queued"), 1h));
+  worker.wake();
+  worker.unreserve();
+  REQUIRE(wait_until("the entry done", [&] { return in_state(*store, QueueState::done) == 1; }));
+  CHECK(target->attempts() == std::vector<std::string>{"queued#1"});
+  worker.unreserve();
+  CHECK(worker.reserve());
+  CHECK(worker.reserve());
+  CHECK_FALSE(worker.reserve());
+  worker.unreserve();
+  worker.unreserve();
+}
+
+TEST_CASE("stopping, reserve refuses, and an entry handed late is left to its lease") {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  const auto target = std::make_shared<ScriptedTarget>();
+  Worker worker({.store = store, .target = target, .lease = 1min, .drain = 5s});
+  std::thread thread([&] { worker.run(); });
+  REQUIRE(wait_until("a slot", [&] { return worker.reserve(); }));
+  QueueEntry entry = entry_for("late");
+  const ClaimedLease claimed = store->claim_and_lease(entry, 1h, start + 1min);
+  REQUIRE(claimed.token);
+  worker.stop();
+  CHECK_FALSE(worker.reserve());
+  // run() drains the reserved slot too: it returns once the entry is handed in.
+  const auto stopping = std::chrono::steady_clock::now();
+  worker.hand({entry, *claimed.token});
+  thread.join();
+  CHECK(std::chrono::steady_clock::now() - stopping < 4s);
+  CHECK(target->attempts().empty());
+  // Still leased to the attempt that never ran: a take finds it once the lease runs out.
+  CHECK(store->take(start + 1min - 1ms, 1min, 10).empty());
+  CHECK(store->take(start + 1min, 1min, 10).size() == 1);
+}
+
 TEST_CASE("a worker needs a store with a queue, a target and positive settings") {
   const auto target = std::make_shared<ScriptedTarget>();
   CHECK_THROWS_AS(Worker({.target = target}), std::invalid_argument);

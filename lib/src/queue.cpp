@@ -42,6 +42,10 @@ namespace {
 }  // namespace
 
 bool Store::claim_and_enqueue(const QueueEntry&, std::chrono::milliseconds) { no_queue(); }
+ClaimedLease Store::claim_and_lease(const QueueEntry& entry, std::chrono::milliseconds ttl,
+                                    TimePoint) {
+  return {.won = claim_and_enqueue(entry, ttl), .token = std::nullopt};
+}
 std::vector<LeasedEntry> Store::take(TimePoint, std::chrono::milliseconds, std::size_t) {
   no_queue();
 }

@@ -47,9 +47,7 @@ ReceiverOptions with_target(ReceiverOptions options, Dispatcher dispatcher) {
 struct Receiver::Impl {
   Impl(ReceiverOptions options, Dispatcher dispatcher)
       : responder(with_target(std::move(options), std::move(dispatcher)), metrics,
-                  [this] {
-                    if (worker) worker->wake();
-                  }),
+                  [this] { return worker.get(); }),
         http(responder, metrics, [this] { return loop.stopping(); }),
         loop(loop_options(responder.options()), server()) {
     if (responder.options().delivery.target) {

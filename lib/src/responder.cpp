@@ -8,12 +8,14 @@
 #include <stdexcept>
 #include <utility>
 
+#include "handoff.h"
 #include "hex.h"
 #include "http_syntax.h"
 #include "inspector.h"
 #include "json_text.h"
 #include "sha256.h"
 #include "tykhook/store.h"
+#include "tykhook/worker.h"
 
 namespace tykhook {
 
@@ -166,9 +168,9 @@ Answer error_answer(int status, std::string error) {
 // ---- the responder ------------------------------------------------------------------------------
 
 Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
-                     std::function<void()> queued)
+                     std::function<Worker*()> worker)
     : options_(checked(std::move(options))),
-      queued_(std::move(queued)),
+      worker_(std::move(worker)),
       metrics_(metrics),
       checking_(make_checking(options_.verifier.secrets)) {
   if (!options_.capture_dir.empty()) {
@@ -182,7 +184,10 @@ Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
         Inspector::Receiving{
             .queue = options_.delivery.target ? options_.verifier.store : nullptr,
             .secrets = [this] { return checking_.load()->verifier.options().secrets; },
-            .queued = queued_});
+            .queued =
+                [this] {
+                  if (Worker* worker = worker_ ? worker_() : nullptr) worker->wake();
+                }});
   }
 }
 
@@ -341,6 +346,13 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     return answer;
   };
 
+  // The claim (in verify) may lease the delivery for an attempt at once; it starts once the
+  // delivery is kept, below.
+  Worker* worker = options_.delivery.target && worker_ ? worker_() : nullptr;
+  std::optional<Handoff> handoff;
+  std::optional<Handoff::Scope> handing;
+  if (worker != nullptr) handing.emplace(handoff.emplace(*worker));
+
   const std::shared_ptr<const Checking> checking = checking_.load(std::memory_order_acquire);
   Verdict verdict;
   try {
@@ -386,7 +398,7 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     }
   }
 
-  if (kind == VerdictKind::ok && options_.delivery.target && queued_) queued_();
+  if (kind == VerdictKind::ok && handoff) handoff->hand_on();
   Answer answer = delivery_answer(http_status(kind, options_.reject_invalid), kind,
                                   verdict.event_name, verdict.event, std::move(verdict.errors));
   if (verdict.secret_index) {
@@ -420,7 +432,12 @@ VerifierOptions Responder::with_queue(VerifierOptions verifier) const {
                        .request = for_capture(request),
                        .received = now,
                        .next_attempt = now};
-      return options_.verifier.store->claim_and_enqueue(entry, options_.verifier.store_ttl);
+      Store& store = *options_.verifier.store;
+      if (Handoff* handoff = Handoff::current()) {
+        return handoff->claim(store, std::move(entry), options_.verifier.store_ttl,
+                              options_.delivery.lease);
+      }
+      return store.claim_and_enqueue(entry, options_.verifier.store_ttl);
     };
   }
   return verifier;

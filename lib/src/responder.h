@@ -79,9 +79,11 @@ class Inspector;
 class Responder {
  public:
   /// Throws std::invalid_argument for misuse of `options` (see Receiver), and tykhook::Error
-  /// when the capture directory cannot be created or opened. `queued` is called after each
-  /// delivery was queued (to wake the worker).
-  Responder(ReceiverOptions options, ReceiverMetrics& metrics, std::function<void()> queued = {});
+  /// when the capture directory cannot be created or opened. `worker` returns the worker that
+  /// hands queued deliveries on (with `options.delivery.target`); each delivery queued is
+  /// handed to it (handoff.h).
+  Responder(ReceiverOptions options, ReceiverMetrics& metrics,
+            std::function<Worker*()> worker = {});
   ~Responder();
 
   /// The answer to the request `head` with `body`, arrived at `now`: check_head() and then
@@ -133,7 +135,7 @@ class Responder {
   void release(const std::string& key, std::string& error);
 
   ReceiverOptions options_;
-  std::function<void()> queued_;
+  std::function<Worker*()> worker_;
   ReceiverMetrics& metrics_;
   // Loaded once per delivery: the verifier is swapped under deliveries in flight on other
   // threads, each keeping the one it loaded alive until it is answered.

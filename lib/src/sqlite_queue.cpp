@@ -44,14 +44,18 @@ constexpr const char* queue_schema_sql =
 // The columns that read_entry reads, in its order; due_sql's rowid comes after them.
 constexpr int rowid_column = 12;
 
+// Leased at once (?9, ?10, ?11: its first attempt, the lease's end and token) or not (0, NULL,
+// NULL).
 constexpr std::string_view enqueue_sql =
     "INSERT INTO tykhook_queue (key, event, method, target, headers, body, received, state, "
-    "attempts, next_attempt, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?7, ?8) "
+    "attempts, next_attempt, expires_at, lease_until, token) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?9, ?7, ?8, ?10, ?11) "
     "ON CONFLICT (key) DO UPDATE SET event = excluded.event, method = excluded.method, "
     "target = excluded.target, headers = excluded.headers, body = excluded.body, "
-    "received = excluded.received, state = 'pending', attempts = 0, "
+    "received = excluded.received, state = 'pending', attempts = excluded.attempts, "
     "next_attempt = excluded.next_attempt, last_error = NULL, retried = NULL, "
-    "lease_until = NULL, token = NULL, expires_at = excluded.expires_at "
+    "lease_until = excluded.lease_until, token = excluded.token, "
+    "expires_at = excluded.expires_at "
     "WHERE tykhook_queue.state IN ('done', 'dead')";
 constexpr std::string_view sweep_sql =
     "DELETE FROM tykhook_queue WHERE key IN (SELECT key FROM tykhook_queue "
@@ -138,8 +142,24 @@ SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
   oldest_waiting_ = db_.prepare(oldest_waiting_sql);
 }
 
-void SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms) {
+std::int64_t SqliteQueue::new_token() {
+  std::int64_t token = 0;
+  sqlite3_randomness(sizeof token, &token);
+  return token;
+}
+
+std::optional<std::uint64_t> SqliteQueue::enqueue(const QueueEntry& entry,
+                                                  std::int64_t expires_unix_ms,
+                                                  std::optional<TimePoint> lease_until) {
   sqlite3_stmt* statement = enqueue_.get();
+  const std::int64_t token = lease_until ? new_token() : 0;
+  sqlite3_bind_int(statement, 9, lease_until ? 1 : 0);
+  bind_time(statement, 10, lease_until);
+  if (lease_until) {
+    sqlite3_bind_int64(statement, 11, token);
+  } else {
+    sqlite3_bind_null(statement, 11);
+  }
   bind_text(statement, 1, entry.key);
   bind_text(statement, 2, entry.event);
   bind_text(statement, 3, entry.request.method);
@@ -149,6 +169,9 @@ void SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms)
   sqlite3_bind_int64(statement, 7, nanoseconds(entry.received));
   sqlite3_bind_int64(statement, 8, unix_ns_from_ms(expires_unix_ms));
   db_.run(statement, "cannot queue a delivery");
+  // No change: an entry of the key waits already (its claim had expired), and keeps its state.
+  if (!lease_until || sqlite3_changes(db_.handle()) != 1) return std::nullopt;
+  return static_cast<std::uint64_t>(token);
 }
 
 std::optional<int> SqliteQueue::sweep(std::int64_t now_unix_ms, int batch) {
@@ -232,8 +255,7 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   // steps. Each lease gets a new random token, and counts the attempt.
   taken.reserve(due.size());
   for (Due& each : due) {
-    std::int64_t token = 0;
-    sqlite3_randomness(sizeof token, &token);
+    const std::int64_t token = new_token();
     sqlite3_bind_int64(lease_.get(), 1, each.rowid);
     sqlite3_bind_int64(lease_.get(), 2, nanoseconds(until));
     sqlite3_bind_int64(lease_.get(), 3, token);

@@ -24,9 +24,12 @@ class SqliteQueue {
   explicit SqliteQueue(const SqliteDb& db);
 
   /// Queues `entry` (pending, due at its `received`) to go with a claim that expires at
-  /// `expires_unix_ms`. A done or dead entry of the same key is replaced; a waiting one is left
-  /// as it is. Runs inside the caller's transaction.
-  void enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms);
+  /// `expires_unix_ms`, leased until `lease_until` when that is set (its first attempt
+  /// counted). A done or dead entry of the same key is replaced; a waiting one is left as it
+  /// is. Runs inside the caller's transaction. Returns the lease's token when it leased the
+  /// entry (not when one of the key was waiting already).
+  std::optional<std::uint64_t> enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms,
+                                       std::optional<TimePoint> lease_until = std::nullopt);
   /// Deletes up to `batch` done and dead entries whose claim expired by `now_unix_ms`, inside
   /// the caller's transaction. Returns the number deleted, or nullopt when it met a lock.
   std::optional<int> sweep(std::int64_t now_unix_ms, int batch);
@@ -46,6 +49,8 @@ class SqliteQueue {
   QueueCounts counts();
 
  private:
+  /// A random lease token.
+  static std::int64_t new_token();
   QueueEntry read_entry(sqlite3_stmt* statement) const;
   /// Steps `statement` to its end, calling `row` for each row; resets it.
   template <class Row>

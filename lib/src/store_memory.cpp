@@ -70,44 +70,12 @@ class MemoryStore final : public Store {
   bool has_queue() const override { return true; }
 
   bool claim_and_enqueue(const QueueEntry& entry, std::chrono::milliseconds ttl) override {
-    check_ttl(ttl);
-    const auto now = Clock::now();
-    const std::lock_guard lock(mutex_);
-    sweep(now);
-    if (keys_.find(entry.key) != keys_.end()) return false;
-    const auto queued = queue_.find(entry.key);
-    if (queued == queue_.end() || !waiting(queued->second.entry.state)) {
-      // A waiting entry is never evicted: a full queue refuses the delivery instead, so that
-      // the sender tries again later.
-      if (waiting_count() >= max_keys_) {
-        throw Error(where("memory:") + "queue full: " + std::to_string(max_keys_) +
-                    " deliveries wait to be handed on; the receiver answers 503 until some are "
-                    "done (use sqlite:PATH for a queue on disk)");
-      }
-      if (queued != queue_.end()) {
-        unqueue(queued);
-      } else if (queue_.size() >= max_keys_) {
-        unqueue(queue_.find(finished_.begin()->second));  // the done or dead one that expires first
-      }
-    }
-    const auto expires = now + ttl;
-    if (!claim_locked(entry.key, expires)) return false;
-    // A waiting entry of this key (its claim was evicted) stays as it is: it is queued already.
-    if (queue_.find(entry.key) != queue_.end()) return true;
-    Item item{entry, 0, std::nullopt, expires, {}};
-    item.entry.state = QueueState::pending;
-    item.entry.attempts = 0;
-    item.entry.next_attempt = entry.received;
-    item.entry.last_error.reset();
-    item.entry.retried.reset();
-    const auto it = queue_.emplace(entry.key, std::move(item)).first;
-    try {
-      index_due(it);
-    } catch (...) {
-      queue_.erase(it);
-      throw;
-    }
-    return true;
+    return enqueue(entry, ttl, std::nullopt).won;
+  }
+
+  ClaimedLease claim_and_lease(const QueueEntry& entry, std::chrono::milliseconds ttl,
+                               TimePoint lease_until) override {
+    return enqueue(entry, ttl, lease_until);
   }
 
   std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease,
@@ -234,6 +202,51 @@ class MemoryStore final : public Store {
   // The index's values view the map's keys: nodes of an unordered_map never move.
   using ExpiryIndex = std::multimap<Clock::time_point, std::string_view>;
   using KeyMap = std::unordered_map<std::string, ExpiryIndex::iterator, KeyHash, std::equal_to<>>;
+
+  // claim_and_enqueue, the entry leased until `lease_until` when that is set.
+  ClaimedLease enqueue(const QueueEntry& entry, std::chrono::milliseconds ttl,
+                       std::optional<TimePoint> lease_until) {
+    check_ttl(ttl);
+    const auto now = Clock::now();
+    const std::lock_guard lock(mutex_);
+    sweep(now);
+    if (keys_.find(entry.key) != keys_.end()) return {};
+    const auto queued = queue_.find(entry.key);
+    if (queued == queue_.end() || !waiting(queued->second.entry.state)) {
+      // A waiting entry is never evicted: a full queue refuses the delivery instead, so that
+      // the sender tries again later.
+      if (waiting_count() >= max_keys_) {
+        throw Error(where("memory:") + "queue full: " + std::to_string(max_keys_) +
+                    " deliveries wait to be handed on; the receiver answers 503 until some are "
+                    "done (use sqlite:PATH for a queue on disk)");
+      }
+      if (queued != queue_.end()) {
+        unqueue(queued);
+      } else if (queue_.size() >= max_keys_) {
+        unqueue(queue_.find(finished_.begin()->second));  // the done or dead one that expires first
+      }
+    }
+    const auto expires = now + ttl;
+    if (!claim_locked(entry.key, expires)) return {};
+    // A waiting entry of this key (its claim was evicted) stays as it is: it is queued already.
+    if (queue_.find(entry.key) != queue_.end()) return {.won = true};
+    Item item{entry, 0, lease_until, expires, {}};
+    item.entry.state = QueueState::pending;
+    item.entry.attempts = lease_until ? 1 : 0;
+    if (lease_until) item.token = ++last_token_;
+    item.entry.next_attempt = entry.received;
+    item.entry.last_error.reset();
+    item.entry.retried.reset();
+    const auto it = queue_.emplace(entry.key, std::move(item)).first;
+    try {
+      index_due(it);
+    } catch (...) {
+      queue_.erase(it);
+      throw;
+    }
+    if (!lease_until) return {.won = true};
+    return {.won = true, .token = it->second.token};
+  }
 
   struct Item {
     QueueEntry entry;

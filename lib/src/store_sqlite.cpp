@@ -90,11 +90,12 @@ class SqliteStore final : public Store {
   bool has_queue() const override { return true; }
 
   bool claim_and_enqueue(const QueueEntry& entry, std::chrono::milliseconds ttl) override {
-    check_ttl(ttl);
-    // The claim and its entry go into the same group commit, so into one transaction.
-    PendingWrite pending{.key = entry.key, .ttl = ttl, .entry = &entry};
-    group_.submit(pending, [this](std::vector<PendingWrite*>& batch) { commit(batch); });
-    return pending.won;
+    return claim_and_lease(entry, ttl, std::nullopt).won;
+  }
+
+  ClaimedLease claim_and_lease(const QueueEntry& entry, std::chrono::milliseconds ttl,
+                               TimePoint lease_until) override {
+    return claim_and_lease(entry, ttl, std::optional<TimePoint>(lease_until));
   }
 
   std::vector<LeasedEntry> take(TimePoint now, std::chrono::milliseconds lease,
@@ -151,14 +152,27 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The claim and its entry go into the same group commit, so into one transaction; and the
+  // lease, when asked for, into the entry's own row as it is inserted: no take (a transaction
+  // of its own, and a page of the WAL) for a delivery attempted at once.
+  ClaimedLease claim_and_lease(const QueueEntry& entry, std::chrono::milliseconds ttl,
+                               std::optional<TimePoint> lease_until) {
+    check_ttl(ttl);
+    PendingWrite pending{.key = entry.key, .ttl = ttl, .entry = &entry, .lease_until = lease_until};
+    group_.submit(pending, [this](std::vector<PendingWrite*>& batch) { commit(batch); });
+    return {.won = pending.won, .token = pending.leased};
+  }
+
   // A claim (with its entry, or none), or the end of an attempt (`finish` set).
   struct PendingWrite {
     std::string_view key;
     std::chrono::milliseconds ttl{};
     const QueueEntry* entry = nullptr;  // queued in the same transaction when the claim wins
     const AttemptRecord* finish = nullptr;
-    std::uint64_t token = 0;  // the attempt's lease, with `finish`
-    bool won = false;         // the claim won; or the finish applied
+    std::uint64_t token = 0;               // the attempt's lease, with `finish`
+    std::optional<TimePoint> lease_until;  // lease the entry too, until then
+    bool won = false;                      // the claim won; or the finish applied
+    std::optional<std::uint64_t> leased;   // the token of the entry's lease, with `lease_until`
   };
 
   // Records a batch of claims (and the entries of those that win) and ends of attempts in one
@@ -199,11 +213,16 @@ class SqliteStore final : public Store {
           sqlite3_bind_int64(claim_.get(), 3, now);
           db_.run(claim_.get(), "cannot record a claim");
           pending->won = sqlite3_changes(db_.handle()) == 1;
-          if (pending->won && pending->entry != nullptr) queue_->enqueue(*pending->entry, expires);
+          if (pending->won && pending->entry != nullptr) {
+            pending->leased = queue_->enqueue(*pending->entry, expires, pending->lease_until);
+          }
         }
       });
     } catch (...) {
-      for (PendingWrite* pending : batch) pending->won = false;
+      for (PendingWrite* pending : batch) {
+        pending->won = false;
+        pending->leased.reset();
+      }
       throw;
     }
   }

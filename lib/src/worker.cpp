@@ -67,9 +67,11 @@ struct Worker::Impl {
     std::condition_variable work;
     std::condition_variable changed;
     std::vector<LeasedEntry> ready;  // taken, waiting for a free attempt thread
-    std::size_t in_flight = 0;       // taken and not yet finished (ready ones included)
+    std::size_t in_flight = 0;       // slots in use: taken or handed and not finished, or reserved
     bool stopping = false;
     bool woken = false;
+    // An attempt ended retrying: its next attempt may fall due before run() would look again.
+    bool retried = false;
     bool running = false;
   };
 
@@ -86,14 +88,16 @@ struct Worker::Impl {
       LeasedEntry leased = std::move(shared->ready.back());
       shared->ready.pop_back();
       lock.unlock();
-      attempt_one(options, leased);
+      const bool retrying = attempt_one(options, leased);
       lock.lock();
       --shared->in_flight;
+      shared->retried = shared->retried || retrying;
       shared->changed.notify_one();  // run() alone waits on it
     }
   }
 
-  static void attempt_one(const WorkerOptions& options, const LeasedEntry& leased) {
+  // Returns whether the attempt ended retrying.
+  static bool attempt_one(const WorkerOptions& options, const LeasedEntry& leased) {
     const auto started = std::chrono::steady_clock::now();
     const AttemptResult result = attempt_safely(*options.target, leased.entry);
     const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -114,6 +118,7 @@ struct Worker::Impl {
       } catch (...) {
       }
     }
+    return record.state == QueueState::retrying;
   }
 
   static void report_store_error(const WorkerOptions& options, const std::string& error) {
@@ -122,6 +127,11 @@ struct Worker::Impl {
       options.on_store_error(error);
     } catch (...) {
     }
+  }
+
+  static std::size_t free_slots(const Shared& shared) {
+    const std::size_t all = shared.options.concurrency;
+    return shared.in_flight >= all ? 0 : all - shared.in_flight;
   }
 
   // How long run() may sleep before it looks at the store again.
@@ -160,37 +170,41 @@ void Worker::run() {
 
   std::unique_lock lock(shared->mutex);
   while (!shared->stopping) {
-    const std::size_t free = options.concurrency - shared->in_flight;
+    const std::size_t free = Impl::free_slots(*shared);
     std::optional<TimePoint> due;
     std::size_t taken = 0;
     if (free > 0) {
+      // The free slots are the take's until it returns: reserve() finds them busy meanwhile.
+      shared->in_flight += free;
       lock.unlock();
       try {
         std::vector<LeasedEntry> leased = options.store->take(options.clock(), options.lease, free);
         taken = leased.size();
         if (taken < free) due = options.store->next_due();
         lock.lock();
-        shared->in_flight += taken;
         for (auto& each : leased) shared->ready.push_back(std::move(each));
       } catch (const std::exception& failure) {
         Impl::report_store_error(options, failure.what());
         lock.lock();
       }
+      shared->in_flight -= free - taken;
       for (std::size_t i = 0; i < taken; ++i) shared->work.notify_one();
     }
     if (taken == free && free > 0) continue;  // more may be due: look again at once
-    // Sleep until an entry falls due, one is queued (wake), attempts end, or the poll time.
-    // With every slot busy (a backlog), wait for a quarter of them to end: one take then
-    // leases entries for all of them, instead of one take (one transaction) per attempt.
-    const std::size_t in_flight = shared->in_flight;
-    const bool saturated = in_flight >= options.concurrency;
+    // Sleep until an entry falls due, one is queued (wake), an attempt ends retrying, or the
+    // poll time. With every slot busy (a backlog), wait for a quarter of them to end: one take
+    // then leases entries for all of them, instead of one take (one transaction) per attempt.
+    // Otherwise the last take found everything due, and the end of an attempt that did not
+    // retry changes nothing due: no look at the store for it (entries handed in by their
+    // producer end so, many a second).
+    const bool saturated = shared->in_flight >= options.concurrency;
     const std::size_t refill = std::max<std::size_t>(1, options.concurrency / 4);
     shared->changed.wait_for(lock, Impl::pause(options, due), [&] {
-      if (shared->stopping || shared->woken) return true;
-      return saturated ? options.concurrency - shared->in_flight >= refill
-                       : shared->in_flight < in_flight;
+      if (shared->stopping || shared->woken || shared->retried) return true;
+      return saturated && Impl::free_slots(*shared) >= refill;
     });
     shared->woken = false;
+    shared->retried = false;
   }
 
   // Stopping: no new attempt; wait for those in flight, up to `drain`.
@@ -211,6 +225,32 @@ void Worker::stop() {
   const std::lock_guard lock(impl_->shared->mutex);
   impl_->shared->stopping = true;
   impl_->shared->work.notify_all();
+  impl_->shared->changed.notify_all();
+}
+
+bool Worker::reserve() {
+  const std::lock_guard lock(impl_->shared->mutex);
+  Impl::Shared& shared = *impl_->shared;
+  if (shared.stopping || !shared.running || Impl::free_slots(shared) == 0) return false;
+  ++shared.in_flight;
+  return true;
+}
+
+void Worker::hand(LeasedEntry leased) {
+  const std::lock_guard lock(impl_->shared->mutex);
+  Impl::Shared& shared = *impl_->shared;
+  if (shared.stopping) {
+    --shared.in_flight;
+    shared.changed.notify_all();
+    return;
+  }
+  shared.ready.push_back(std::move(leased));
+  shared.work.notify_one();
+}
+
+void Worker::unreserve() {
+  const std::lock_guard lock(impl_->shared->mutex);
+  --impl_->shared->in_flight;
   impl_->shared->changed.notify_all();
 }
 

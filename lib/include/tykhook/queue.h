@@ -46,6 +46,15 @@ struct LeasedEntry {
   std::uint64_t token = 0;  ///< this lease's, for finish()
 };
 
+/// What Store::claim_and_lease did.
+struct ClaimedLease {
+  bool won = false;  ///< the claim won (the delivery is queued); false for a duplicate
+  /// The token of the lease the store took on the new entry for the caller's first attempt; nullopt
+  /// when it took none (a store that leases only in take(), or an entry of the key that was
+  /// waiting already): the entry then waits, pending, for a take.
+  std::optional<std::uint64_t> token;
+};
+
 /// How an attempt ended, as the store records it.
 struct AttemptRecord {
   QueueState state = QueueState::done;    ///< done, retrying (next_attempt set) or dead

@@ -41,6 +41,13 @@ class Store {
   /// claim expires. Returns whether the claim won.
   [[nodiscard]] virtual bool claim_and_enqueue(const QueueEntry& entry,
                                                std::chrono::milliseconds ttl);
+  /// claim_and_enqueue(entry, ttl), and when the claim wins, may also lease the new entry until
+  /// `lease_until` (a new token, its first attempt counted, as take() does) in the same atomic
+  /// step: a receiver that attempts a delivery at once then needs no take. A lease that is
+  /// never finished runs out as any other. The default leases nothing.
+  [[nodiscard]] virtual ClaimedLease claim_and_lease(const QueueEntry& entry,
+                                                     std::chrono::milliseconds ttl,
+                                                     TimePoint lease_until);
   /// Leases up to `max` entries that are due at `now` (pending or retrying, next_attempt <= now,
   /// no lease running), oldest due first, each for `lease`, and counts the attempt.
   [[nodiscard]] virtual std::vector<LeasedEntry> take(TimePoint now,

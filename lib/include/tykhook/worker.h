@@ -119,6 +119,19 @@ class Worker {
   /// Says that an entry was just queued, so run() looks now rather than at its next poll.
   void wake();
 
+  /// @name Entries leased by their producer (Store::claim_and_lease)
+  /// A receiver that queues a delivery may lease it in the same step and hand it straight to an
+  /// attempt: reserve() an attempt slot first (false when every slot is busy, or stopping: then
+  /// queue it unleased, and wake()), then hand() the leased entry, or unreserve() the slot when
+  /// no lease came of it (a duplicate, a store that leases nothing, a failure).
+  ///@{
+  [[nodiscard]] bool reserve();
+  /// Attempts `leased` in the slot that reserve() gave. When stopping, it is left to its lease,
+  /// and taken again once that runs out.
+  void hand(LeasedEntry leased);
+  void unreserve();
+  ///@}
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
