@@ -2,16 +2,20 @@
 // cycles through the public Store interface, each as the receiver and its worker make them:
 // claim_and_enqueue of a new delivery (a portal request: its headers and a ~400-byte body), a
 // take of up to --take-max entries, next_due() when the take found fewer (as the worker does),
-// and finish(done). One thread, so every step is its own transaction: the worst case of the
-// group commit, and the same sequence of statements in every run.
+// and finish(done). With --handed, the cycle of a delivery that the receiver hands straight to
+// its worker: claim_and_lease, then finish(done), no take. One thread, so every step is its own
+// transaction: the worst case of the group commit, and the same sequence of statements in
+// every run.
 //
-//   queue_cycle_bench --store sqlite:/tmp/q.db [--warm-up 20000] [--cycles 2000]
+//   queue_cycle_bench --store sqlite:/tmp/q.db [--warm-up 20000] [--cycles 2000] [--handed]
 //
 // The warm-up fills the queue with done entries first, as a receiver's queue holds them until
 // their claims expire. The measured cycles run in measured_cycles(), so that an instruction
 // counter can be limited to them:
 //
-//   valgrind --tool=callgrind --toggle-collect=measured_cycles queue_cycle_bench ...
+//   valgrind --tool=callgrind '--toggle-collect=*measured_cycles*' queue_cycle_bench ...
+//
+// (the pattern's stars: the function is in an anonymous namespace, and its full name says so)
 //
 // Prints the bytes this process wrote (write and pwrite, from /proc/self/io: WAL frames and
 // checkpoints) and the write calls per measured cycle.
@@ -65,10 +69,20 @@ struct Counters {
   std::uint64_t done = 0;
 };
 
-// One delivery's way through the queue, as the receiver and the worker drive it.
+// One delivery's way through the queue, as the receiver and the worker drive it: handed
+// (take_max 0), or queued and taken.
 void cycle(tykhook::Store& store, std::uint64_t n, std::size_t take_max, Counters& counters) {
   const auto now =
       std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+  if (take_max == 0) {
+    const auto claimed = store.claim_and_lease(entry_for(n, now), 24h, now + 30s);
+    counters.taken += claimed.token ? 1 : 0;
+    if (claimed.token &&
+        store.finish(entry_for(n, now).key, *claimed.token, {.state = tykhook::QueueState::done})) {
+      ++counters.done;
+    }
+    return;
+  }
   if (!store.claim_and_enqueue(entry_for(n, now), 24h)) return;
   const auto leased = store.take(now, 30s, take_max);
   counters.taken += leased.size();
@@ -116,8 +130,12 @@ int main(int argc, char** argv) {
   app.add_option("--store", uri, "The store, sqlite:PATH (or memory:)")->required();
   app.add_option("--warm-up", warm_up, "Cycles run first and not measured");
   app.add_option("--cycles", cycles, "Cycles measured");
-  app.add_option("--take-max", take_max, "Entries a take asks for (the worker's free slots)");
+  app.add_option("--take-max", take_max, "Entries a take asks for (the worker's free slots)")
+      ->check(CLI::PositiveNumber);
+  bool handed = false;
+  app.add_flag("--handed", handed, "Lease each entry as it is queued, and take none");
   CLI11_PARSE(app, argc, argv);
+  if (handed) take_max = 0;
 
   const auto store = tykhook::open_store(uri);
   // Keys from the clock, so that a second run on the same file claims new keys.
