@@ -197,7 +197,7 @@ int run_probe(const ProbeOptions& options) {
     std::cerr << "tykhook probe: " << message << '\n';
     return exit_usage;
   };
-  const auto url = parse_url(options.url);
+  const auto url = parse_url(options.url, "--header");
   if (!url) return usage("URL " + url.error);
   std::string error;
   const auto extra_headers = extra_headers_of(options.headers, error);

@@ -157,7 +157,7 @@ int run_replay(const ReplayOptions& options) {
     std::cerr << "tykhook replay: " << message << '\n';
     return exit_usage;
   };
-  const auto url = parse_url(options.to);
+  const auto url = parse_url(options.to, "--header");
   if (!url) return usage("--to " + url.error);
   std::string error;
   auto extra_headers = extra_headers_of(options.headers, error);

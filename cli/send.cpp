@@ -59,7 +59,7 @@ int run_send(const SendOptions& options) {
   }
   for (const auto& error : loaded.errors) std::cerr << "tykhook send: " << error << '\n';
   if (loaded.secrets.empty() || !loaded.errors.empty()) return exit_usage;
-  const auto url = parse_url(options.to);
+  const auto url = parse_url(options.to, "--header");
   if (!url) return usage("--to " + url.error);
   std::string error;
   const auto extra_headers = extra_headers_of(options.headers, error);

@@ -1,23 +1,19 @@
 #pragma once
 
-#include <string>
 #include <string_view>
 
+#include "http_url.h"
 #include "tykhook/error.h"
 
 namespace tykhook::cli {
 
 /// An http:// or https:// URL split into the parts a request needs.
-struct Url {
-  std::string scheme;  ///< "http" or "https"
-  std::string host;    ///< host name or address, without brackets for IPv6
-  int port = 80;
-  std::string target;  ///< path and query, "/" when empty
-  /// The Host header value: host, with ":port" when it is not the scheme's default.
-  [[nodiscard]] std::string authority() const;
-};
+using Url = detail::HttpUrl;
 
-/// Parses `text` as an http(s) URL; the error says what is wrong and shows the expected form.
-[[nodiscard]] Parsed<Url> parse_url(std::string_view text);
+/// Parses `text` as an http(s) URL; the error quotes the text (never its user information),
+/// says what is wrong and shows the expected form. `credentials_option` is named as the way to
+/// send credentials when the URL holds some.
+[[nodiscard]] Parsed<Url> parse_url(std::string_view text,
+                                    std::string_view credentials_option = {});
 
 }  // namespace tykhook::cli

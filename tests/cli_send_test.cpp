@@ -238,6 +238,11 @@ TEST_CASE("usage errors exit 2 and name what to fix") {
       {"a URL without a scheme",
        {"--to", "127.0.0.1:9", "--event", "UserRegistered"},
        "--to \"127.0.0.1:9\": missing scheme"},
+      // Nor the password in a URL's user information.
+      {"a URL with user information",
+       {"--to", "http://alice:s3cr3t-value@127.0.0.1:9/", "--event", "UserRegistered"},
+       "--to \"http://USER@127.0.0.1:9/\": user information is not allowed; send credentials "
+       "with --header"},
       {"a missing body file",
        {"--to", "http://127.0.0.1:9/", "--body", (dir.path() / "missing.json").string()},
        "--body " + (dir.path() / "missing.json").string() + ": cannot read"},

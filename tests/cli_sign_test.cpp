@@ -200,6 +200,9 @@ TEST_CASE("sign refuses bad secrets and URLs with exit status 2, printing no sec
       {"a URL without a scheme",
        {"sign", "--secret", "topsecret", "--request", "127.0.0.1:8080"},
        "missing scheme"},
+      {"a URL with user information",
+       {"sign", "--secret", "topsecret", "--request", "http://alice:s3cr3t-value@h/"},
+       "\"http://USER@h/\": user information is not allowed"},
       {"a URL with a bad port",
        {"sign", "--secret", "topsecret", "--request", "http://h:99999/"},
        "port"},
@@ -218,5 +221,6 @@ TEST_CASE("sign refuses bad secrets and URLs with exit status 2, printing no sec
     CHECK(run.out.empty());
     CHECK(run.err.find(c.message) != std::string::npos);
     CHECK(run.err.find("topsecret") == std::string::npos);
+    CHECK(run.err.find("s3cr3t-value") == std::string::npos);
   }
 }

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "http_url.h"
 #include "tykhook/error.h"
 #include "tykhook/forward.h"
 #include "tykhook/timestamp.h"
@@ -37,60 +38,15 @@ struct ForwardUrl {
 };
 
 ForwardUrl parse_forward_url(std::string_view text) {
-  const auto scheme_end = text.find("://");
-  // user:password@ would put a secret in every message that names the target: not even the
-  // error that refuses it repeats it.
-  const std::size_t host_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  const auto at = text.find('@', host_start);
-  const bool has_user = at != std::string_view::npos && at < text.find_first_of("/?#", host_start);
-  const std::string shown_text = has_user ? std::string(text.substr(0, host_start)) + "USER@" +
-                                                std::string(text.substr(at + 1, 200))
-                                          : std::string(text.substr(0, 200));
-  const std::string where = "--forward-to \"" + shown_text + "\": ";
-  const auto fail = [&where](const std::string& what) {
-    return Error(where + what + "; " + std::string(url_form));
-  };
-  if (scheme_end == std::string_view::npos) throw fail("missing scheme");
-  const std::string_view scheme = text.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") {
-    throw fail("unsupported scheme \"" + std::string(scheme.substr(0, 20)) + "\"");
+  const auto url = detail::parse_http_url(text, "--forward-header");
+  if (!url) {
+    throw Error("--forward-to \"" + detail::shown_url(text) + "\": " + url.error + "; " +
+                std::string(url_form));
   }
-  const std::string_view rest = text.substr(scheme_end + 3);
-  const auto path_start = rest.find_first_of("/?#");
-  const std::string_view authority = rest.substr(0, path_start);
-  std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
-  path = path.substr(0, path.find('#'));
-  if (has_user) {
-    throw fail("user information is not allowed; send credentials with --forward-header");
-  }
-  std::string_view host = authority;
-  std::optional<std::string_view> port;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw fail("unclosed [ in the host");
-    host = authority.substr(0, close + 1);
-    const auto after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') throw fail("unexpected text after the host");
-    if (!after.empty()) port = after.substr(1);
-  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty() || host == "[]") throw fail("missing host");
-  if (host.find_first_of(" \t\r\n") != std::string_view::npos) throw fail("white space in host");
-  if (port) {
-    int number = 0;
-    const auto [end, ec] = std::from_chars(port->data(), port->data() + port->size(), number);
-    if (ec != std::errc() || end != port->data() + port->size() || number < 1 || number > 65535) {
-      throw fail("port must be a number from 1 to 65535");
-    }
-  }
-  if (path.find_first_of(" \t\r\n") != std::string_view::npos) throw fail("white space in path");
-  ForwardUrl url;
-  url.origin = std::string(text.substr(0, scheme_end + 3)) + std::string(authority);
-  url.path = path.empty() ? "/" : (path.front() == '?' ? "/" : "") + std::string(path);
-  url.shown = url.origin + url.path.substr(0, url.path.find('?'));
-  return url;
+  ForwardUrl forward{.origin = url->origin(), .path = url->target, .shown = {}};
+  // Without the query, which may carry a token.
+  forward.shown = forward.origin + forward.path.substr(0, forward.path.find('?'));
+  return forward;
 }
 
 // A header value as it may go on the wire: a control byte (CR, LF, NUL) would end the header or
