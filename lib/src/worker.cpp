@@ -169,6 +169,10 @@ void Worker::run() {
   }
 
   std::unique_lock lock(shared->mutex);
+  // Whether entries may be due that no take has seen: the last take filled every free slot, or
+  // entries were queued or retried since. With every slot busy and no backlog (the slots hold
+  // entries handed in by their producer), the end of an attempt is no reason to look.
+  bool backlog = false;
   while (!shared->stopping) {
     const std::size_t free = Impl::free_slots(*shared);
     std::optional<TimePoint> due;
@@ -189,20 +193,21 @@ void Worker::run() {
       }
       shared->in_flight -= free - taken;
       for (std::size_t i = 0; i < taken; ++i) shared->work.notify_one();
+      backlog = taken == free;
     }
     if (taken == free && free > 0) continue;  // more may be due: look again at once
     // Sleep until an entry falls due, one is queued (wake), an attempt ends retrying, or the
-    // poll time. With every slot busy (a backlog), wait for a quarter of them to end: one take
-    // then leases entries for all of them, instead of one take (one transaction) per attempt.
-    // Otherwise the last take found everything due, and the end of an attempt that did not
-    // retry changes nothing due: no look at the store for it (entries handed in by their
-    // producer end so, many a second).
+    // poll time. With every slot busy and a backlog, wait for a quarter of them to end: one
+    // take then leases entries for all of them, instead of one take (one transaction) per
+    // attempt. Otherwise the end of an attempt that did not retry changes nothing due: no look
+    // at the store for it (entries handed in by their producer end so, many a second).
     const bool saturated = shared->in_flight >= options.concurrency;
     const std::size_t refill = std::max<std::size_t>(1, options.concurrency / 4);
     shared->changed.wait_for(lock, Impl::pause(options, due), [&] {
       if (shared->stopping || shared->woken || shared->retried) return true;
-      return saturated && Impl::free_slots(*shared) >= refill;
+      return saturated && backlog && Impl::free_slots(*shared) >= refill;
     });
+    backlog = backlog || shared->woken || shared->retried;
     shared->woken = false;
     shared->retried = false;
   }
