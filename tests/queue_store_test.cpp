@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -306,6 +305,61 @@ TEST_CASE("claim_and_lease leases nothing when an entry of the key waits already
     CHECK(entry->received == t0);
     CHECK(entry->attempts == 0);
     CHECK(keys_of(entries_of(store->take(t0, lease, 10))) == std::vector<std::string>{"k1"});
+  });
+}
+
+TEST_CASE("a claim that expired with its entry done queues the delivery afresh, once") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    REQUIRE(store->claim_and_enqueue(delivery("k1", t0), 1ms));
+    const auto taken = store->take(t0, lease, 1);
+    REQUIRE(taken.size() == 1);
+    REQUIRE(store->finish("k1", taken[0].token, dead("410")));
+    // Won again as soon as the claim expires, before a sweep has deleted the dead entry.
+    tykhook::ClaimedLease claimed;
+    wait_until("the claim to expire", [&] {
+      claimed = store->claim_and_lease(delivery("k1", t0 + 1h), long_ttl, t0 + 1h + lease);
+      return claimed.won;
+    });
+    const auto entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->received == t0 + 1h);
+    CHECK(entry->state == QueueState::pending);
+    CHECK_FALSE(entry->last_error);
+    const auto counts = store->counts();
+    CHECK(counts.pending == 1);
+    CHECK(counts.dead == 0);
+    CHECK(store->list(std::nullopt, 10).size() == 1);
+    if (claimed.token) {
+      CHECK(entry->attempts == 1);
+      CHECK(store->finish("k1", *claimed.token, done));
+    } else {
+      CHECK(entry->attempts == 0);
+    }
+    CHECK_FALSE(store->claim_and_enqueue(delivery("k1", t0 + 2h), long_ttl));
+  });
+}
+
+TEST_CASE("a released claim is won again; an entry of its key that waits stays, and finishes") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    REQUIRE(store->claim_and_enqueue(delivery("k1", t0), long_ttl));
+    REQUIRE(store->claim("plain", long_ttl));
+    store->release("plain");
+    CHECK(store->claim("plain", long_ttl));
+    store->release("k1");
+    const auto claimed = store->claim_and_lease(delivery("k1", t0 + 5s), long_ttl, t0 + 5s + lease);
+    CHECK(claimed.won);
+    CHECK_FALSE(claimed.token);
+    CHECK(store->counts().pending == 1);
+    const auto taken = store->take(t0, lease, 10);
+    REQUIRE(taken.size() == 1);
+    CHECK(taken[0].entry.received == t0);
+    CHECK(store->finish("k1", taken[0].token, done));
+    const auto entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::done);
+    CHECK_FALSE(store->claim_and_enqueue(delivery("k1", t0 + 6s), long_ttl));
   });
 }
 
@@ -660,28 +714,6 @@ TEST_CASE("a sqlite queue entry survives closing and opening the file again") {
   CHECK(entry->attempts == 1);
   CHECK(entry->next_attempt == t0 + 1min);
   CHECK(entry->last_error == "connection refused");
-}
-
-TEST_CASE("a sqlite file from before the queue opens, keeps its claims and gains a queue") {
-  const TempDir dir;
-  const std::string path = dir.file("old.db");
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    // The schema of the claims as it was before the queue.
-    const char* old_schema =
-        "PRAGMA journal_mode=WAL;"
-        "CREATE TABLE tykhook_claims (key TEXT PRIMARY KEY NOT NULL, expires_at INTEGER NOT NULL)"
-        " WITHOUT ROWID;"
-        "CREATE INDEX tykhook_claims_by_expiry ON tykhook_claims (expires_at);"
-        "INSERT INTO tykhook_claims VALUES ('old', 9223372036854775807);";
-    CHECK(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
-  const auto store = open_store("sqlite:" + path);
-  CHECK_FALSE(store->claim_and_enqueue(delivery("old", t0), long_ttl));
-  CHECK(store->claim_and_enqueue(delivery("new", t0), long_ttl));
-  CHECK(store->take(t0, lease, 10).size() == 1);
 }
 
 // Forks a child that runs `body` and exits with its result (2 when it throws); never returns in

@@ -59,13 +59,13 @@ SqliteDb::SqliteDb(std::string_view path, std::string uri, std::chrono::millisec
   // first delivery.
   if (sqlite3_db_readonly(db_.get(), "main") == 1) fail(SQLITE_READONLY, "file is read-only");
   // WAL lets readers and one writer work at once across processes; synchronous=FULL syncs the
-  // WAL at every commit, so a claim that returned true survives a crash.
+  // WAL at every commit, so a claim that returned true survives a crash (write_transaction).
   const std::string mode = query_text("PRAGMA journal_mode=WAL", "cannot set up");
   if (mode != "wal") {
     throw Error(where(uri_) + "journal mode is \"" + mode +
                 "\", not \"wal\"; use a file on a local disk (or memory: for no file)");
   }
-  exec("PRAGMA synchronous=FULL", "cannot set up");
+  set_synchronous(true, "cannot set up");
   begin_ = prepare("BEGIN IMMEDIATE");
   commit_ = prepare("COMMIT");
 }
@@ -122,6 +122,15 @@ std::string SqliteDb::query_text(std::string_view sql, std::string_view what) co
   });
   if (rc != SQLITE_ROW) fail(rc, what);
   return text;
+}
+
+void SqliteDb::set_synchronous(bool full, std::string_view what) const {
+  if (full == full_sync_) return;
+  // NORMAL rather than OFF: in WAL mode, NORMAL still syncs the log before a checkpoint copies
+  // it into the file and the file after, so a checkpoint that an unsynced commit runs never
+  // leaves a synced commit only in pages that are not on the disk.
+  exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", what);
+  full_sync_ = full;
 }
 
 void SqliteDb::pause(int tries) { std::this_thread::sleep_for(busy_retry_pause * tries); }

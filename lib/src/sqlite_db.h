@@ -25,8 +25,8 @@ using Statement = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 /// Whether `rc` says that another connection holds a lock.
 [[nodiscard]] bool is_busy(int rc);
 
-/// An open database in WAL mode with synchronous=FULL. Not safe for concurrent use: its owner
-/// serialises the calls.
+/// An open database in WAL mode, every write in a transaction that says whether its commit waits
+/// for the disk. Not safe for concurrent use: its owner serialises the calls.
 class SqliteDb {
  public:
   /// Opens (creating if needed) the file at `path`. `uri` is what messages name. Throws
@@ -60,9 +60,37 @@ class SqliteDb {
   }
 
   /// Runs `body` in a transaction that holds the write lock from its start (BEGIN IMMEDIATE),
-  /// and commits it; rolls back and rethrows when anything in it throws.
+  /// and commits it with synchronous=FULL: the commit returns once the log is on the disk.
+  /// Rolls back and rethrows when anything in it throws. Every write that is not an
+  /// unsynced_write_transaction goes through here.
   template <class Body>
   void write_transaction(std::string_view what, Body&& body) const {
+    set_synchronous(true, what);
+    transaction(what, std::forward<Body>(body));
+  }
+
+  /// Runs `body` as write_transaction does, with synchronous=NORMAL: its commit does not wait
+  /// for an fsync, and the next synchronous commit syncs the log with it, in order (a
+  /// checkpoint syncs it too, before it copies the log into the file). Only for writes whose
+  /// loss in a crash of the machine (not of the process: the log is in the page cache) costs
+  /// nothing worse than an entry attempted again.
+  template <class Body>
+  void unsynced_write_transaction(std::string_view what, Body&& body) const {
+    set_synchronous(false, what);
+    transaction(what, std::forward<Body>(body));
+  }
+
+ private:
+  struct DbClose {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  static void pause(int tries);
+  void rollback() const;
+  /// Sets synchronous=FULL (`full`) or NORMAL, unless it is so already: a PRAGMA synchronous
+  /// is compiled at each switch, which costs more than the statements of a small transaction.
+  void set_synchronous(bool full, std::string_view what) const;
+  template <class Body>
+  void transaction(std::string_view what, Body&& body) const {
     run(begin_.get(), what);
     try {
       body();
@@ -73,30 +101,6 @@ class SqliteDb {
     }
   }
 
-  /// Runs write_transaction(what, body) with synchronous=OFF: its commit does not wait for an
-  /// fsync, and the next synchronous commit (synchronous=FULL is restored after, also when
-  /// `body` throws) syncs the log with it, in order. Only for writes whose loss in a crash of
-  /// the machine (not of the process: the log is in the page cache) costs nothing worse than
-  /// an entry attempted again.
-  template <class Body>
-  void unsynced_write_transaction(std::string_view what, Body&& body) const {
-    exec("PRAGMA synchronous=OFF", what);
-    try {
-      write_transaction(what, std::forward<Body>(body));
-    } catch (...) {
-      exec("PRAGMA synchronous=FULL", what);
-      throw;
-    }
-    exec("PRAGMA synchronous=FULL", what);
-  }
-
- private:
-  struct DbClose {
-    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  };
-  static void pause(int tries);
-  void rollback() const;
-
   std::string uri_;
   std::chrono::milliseconds busy_timeout_;
   std::unique_ptr<sqlite3, DbClose> db_;
@@ -105,6 +109,7 @@ class SqliteDb {
   // effect when it is compiled, so a prepared one run again would change nothing.
   Statement begin_;
   Statement commit_;
+  mutable bool full_sync_ = false;  // the synchronous setting in force: FULL, or NORMAL
 };
 
 /// Binds `text` to parameter `index` as TEXT (copied).

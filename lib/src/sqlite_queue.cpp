@@ -16,99 +16,96 @@
 namespace tykhook::detail {
 namespace {
 
-// One row per queued delivery. Times are Unix nanoseconds, so a TimePoint round-trips exactly;
-// expires_at (when the claim expires, and so when a done or dead entry goes) too. The request's
-// headers and body are BLOBs, byte for byte. lease_until and token are set while an attempt
-// holds the entry; the token fences a finish against a later take.
-constexpr const char* queue_schema_sql =
-    "CREATE TABLE IF NOT EXISTS tykhook_queue ("
-    "  key TEXT PRIMARY KEY NOT NULL,"
-    "  event TEXT NOT NULL,"
-    "  method TEXT NOT NULL,"
-    "  target TEXT NOT NULL,"
-    "  headers BLOB NOT NULL,"
-    "  body BLOB NOT NULL,"
-    "  received INTEGER NOT NULL,"
-    "  state TEXT NOT NULL,"
-    "  attempts INTEGER NOT NULL,"
-    "  next_attempt INTEGER,"
-    "  last_error TEXT,"
-    "  retried INTEGER,"
-    "  lease_until INTEGER,"
-    "  token INTEGER,"
-    "  expires_at INTEGER NOT NULL"
-    ");"
-    "CREATE INDEX IF NOT EXISTS tykhook_queue_by_due ON tykhook_queue (state, next_attempt);"
-    "CREATE INDEX IF NOT EXISTS tykhook_queue_by_received ON tykhook_queue (state, received);";
+// The table and its index are in sqlite_schema.cpp. An entry is found by key through its claim
+// (`id = (SELECT entry FROM tykhook_claims WHERE key = ?1)`): the queue has no index of its own
+// by key.
 
-// The columns that read_entry reads, in its order; due_sql's rowid comes after them.
-constexpr int rowid_column = 12;
+// The columns that read_entry reads, in its order; a take's id comes after them.
+#define TYKHOOK_ENTRY_COLUMNS                                                            \
+  "key, event, method, target, headers, body, received, state, attempts, next_attempt, " \
+  "last_error, retried"
+constexpr int id_column = 12;
 
-// Leased at once (?9, ?10, ?11: its first attempt, the lease's end and token) or not (0, NULL,
-// NULL).
-constexpr std::string_view enqueue_sql =
-    "INSERT INTO tykhook_queue (key, event, method, target, headers, body, received, state, "
-    "attempts, next_attempt, expires_at, lease_until, token) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?9, ?7, ?8, ?10, ?11) "
-    "ON CONFLICT (key) DO UPDATE SET event = excluded.event, method = excluded.method, "
-    "target = excluded.target, headers = excluded.headers, body = excluded.body, "
-    "received = excluded.received, state = 'pending', attempts = excluded.attempts, "
-    "next_attempt = excluded.next_attempt, last_error = NULL, retried = NULL, "
-    "lease_until = excluded.lease_until, token = excluded.token, "
-    "expires_at = excluded.expires_at "
-    "WHERE tykhook_queue.state IN ('done', 'dead')";
+// At the id that the claim names (?11); leased at once (?8, ?9, ?10: its first attempt, the
+// lease's end and token) or not (0, NULL, NULL).
+constexpr std::string_view next_id_sql =
+    "SELECT coalesce(max(id), 0) + 1 FROM tykhook_queue_entries";
+constexpr std::string_view insert_sql =
+    "INSERT INTO tykhook_queue_entries (key, event, method, target, headers, body, received, "
+    "state, attempts, next_attempt, lease_until, token, id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?7, ?9, ?10, ?11)";
+constexpr std::string_view link_sql = "UPDATE tykhook_claims SET entry = ?2 WHERE key = ?1";
+// A claim won over an expired one that names an entry: the entry waits still (1), is done or
+// dead (0, and goes, to be queued afresh), or is gone (no row).
+constexpr std::string_view waits_sql =
+    "SELECT state IN ('pending', 'retrying') FROM tykhook_queue_entries WHERE id = ?1";
+constexpr std::string_view delete_sql = "DELETE FROM tykhook_queue_entries WHERE id = ?1";
+// Done and dead entries whose claim expired; the store's sweep then deletes the claims that
+// name no entry.
 constexpr std::string_view sweep_sql =
-    "DELETE FROM tykhook_queue WHERE key IN (SELECT key FROM tykhook_queue "
-    "WHERE state IN ('done', 'dead') AND expires_at <= ?1 LIMIT ?2)";
+    "DELETE FROM tykhook_queue_entries WHERE id IN (SELECT c.entry FROM tykhook_claims AS c "
+    "JOIN tykhook_queue_entries AS q ON q.id = c.entry "
+    "WHERE c.expires_at <= ?1 AND q.state IN ('done', 'dead') LIMIT ?2)";
 // The due and next_due statements ask for one waiting state at a time (`state = ?`), and run
 // once for each: with `state IN ('pending', 'retrying')` SQLite builds a temporary B-tree for
 // the two values, and another to sort the rows of both by next_attempt, at every take.
 constexpr QueueState waiting_states[] = {QueueState::pending, QueueState::retrying};
 
-// A take is two steps: the entries due, oldest due first, then a lease for each, by rowid. (One
-// UPDATE ... WHERE key IN (SELECT ...) RETURNING built two temporary tables per take, and cost
+// A take is two steps: the entries due, oldest due first, then a lease for each, by id. (One
+// UPDATE ... WHERE id IN (SELECT ...) RETURNING built two temporary tables per take, and cost
 // as much as the rest of a delivery together: bench/queue_cycle_bench.)
 constexpr std::string_view due_sql =
-    "SELECT key, event, method, target, headers, body, received, state, attempts, "
-    "next_attempt, last_error, retried, rowid FROM tykhook_queue "
+    "SELECT " TYKHOOK_ENTRY_COLUMNS
+    ", id FROM tykhook_queue_entries "
     "WHERE state = ?3 AND next_attempt <= ?1 "
     "AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt LIMIT ?2";
 constexpr std::string_view lease_sql =
-    "UPDATE tykhook_queue SET lease_until = ?2, token = ?3, attempts = attempts + 1 "
-    "WHERE rowid = ?1";
+    "UPDATE tykhook_queue_entries SET lease_until = ?2, token = ?3, attempts = attempts + 1 "
+    "WHERE id = ?1";
 constexpr std::string_view finish_sql =
-    "UPDATE tykhook_queue SET state = ?3, next_attempt = ?4, last_error = ?5, "
-    "lease_until = NULL, token = NULL WHERE key = ?1 AND token = ?2";
+    "UPDATE tykhook_queue_entries SET state = ?3, next_attempt = ?4, last_error = ?5, "
+    "lease_until = NULL, token = NULL WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1) "
+    "AND token = ?2";
 constexpr std::string_view next_due_sql =
-    "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) FROM tykhook_queue "
-    "WHERE state = ?1";
+    "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) "
+    "FROM tykhook_queue_entries WHERE state = ?1";
+// Newest received first, then by key, as the other stores list. The index orders by state, not
+// by arrival: the inner query finds, from the index alone, the arrival of the last entry shown,
+// and only the entries from there on are read (all of them at a tie, so the order by key is
+// exact).
 constexpr std::string_view list_all_sql =
-    "SELECT key, event, method, target, headers, body, received, state, attempts, "
-    "next_attempt, last_error, retried, token FROM tykhook_queue "
+    "SELECT " TYKHOOK_ENTRY_COLUMNS
+    " FROM tykhook_queue_entries "
+    "WHERE received >= coalesce((SELECT received FROM tykhook_queue_entries "
+    "ORDER BY received DESC LIMIT 1 OFFSET ?1 - 1), -9223372036854775807 - 1) "
     "ORDER BY received DESC, key LIMIT ?1";
 constexpr std::string_view list_state_sql =
-    "SELECT key, event, method, target, headers, body, received, state, attempts, "
-    "next_attempt, last_error, retried, token FROM tykhook_queue WHERE state = ?2 "
+    "SELECT " TYKHOOK_ENTRY_COLUMNS
+    " FROM tykhook_queue_entries "
+    "WHERE state = ?2 AND received >= coalesce((SELECT received FROM tykhook_queue_entries "
+    "WHERE state = ?2 ORDER BY received DESC LIMIT 1 OFFSET ?1 - 1), -9223372036854775807 - 1) "
     "ORDER BY received DESC, key LIMIT ?1";
 constexpr std::string_view find_sql =
-    "SELECT key, event, method, target, headers, body, received, state, attempts, "
-    "next_attempt, last_error, retried, token FROM tykhook_queue WHERE key = ?1";
+    "SELECT " TYKHOOK_ENTRY_COLUMNS
+    " FROM tykhook_queue_entries WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1)";
 constexpr std::string_view retry_sql =
-    "UPDATE tykhook_queue SET state = 'pending', attempts = 0, next_attempt = ?2, retried = ?2, "
-    "lease_until = NULL, token = NULL WHERE key = ?1";
-constexpr std::string_view drop_sql = "DELETE FROM tykhook_queue WHERE key = ?1";
-constexpr std::string_view counts_sql = "SELECT state, count(*) FROM tykhook_queue GROUP BY state";
+    "UPDATE tykhook_queue_entries SET state = 'pending', attempts = 0, next_attempt = ?2, "
+    "retried = ?2, lease_until = NULL, token = NULL "
+    "WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1)";
+constexpr std::string_view drop_sql =
+    "DELETE FROM tykhook_queue_entries WHERE id = (SELECT entry FROM tykhook_claims WHERE key = "
+    "?1)";
+// The claim stays, and names no entry: a later entry may get the id back.
+constexpr std::string_view unlink_sql = "UPDATE tykhook_claims SET entry = NULL WHERE key = ?1";
+constexpr std::string_view counts_sql =
+    "SELECT state, count(*) FROM tykhook_queue_entries GROUP BY state";
 constexpr std::string_view oldest_waiting_sql =
-    "SELECT min(received) FROM tykhook_queue WHERE state IN ('pending', 'retrying')";
+    "SELECT min(received) FROM tykhook_queue_entries WHERE state IN ('pending', 'retrying')";
+
+#undef TYKHOOK_ENTRY_COLUMNS
 
 std::int64_t nanoseconds(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint time_point(std::int64_t ns) { return TimePoint(std::chrono::nanoseconds(ns)); }
-
-std::int64_t unix_ns_from_ms(std::int64_t ms) {
-  constexpr std::int64_t per_ms = 1'000'000;
-  constexpr auto max = std::numeric_limits<std::int64_t>::max();
-  return ms > max / per_ms ? max : ms * per_ms;
-}
 
 std::optional<std::int64_t> column_int(sqlite3_stmt* statement, int index) {
   if (sqlite3_column_type(statement, index) == SQLITE_NULL) return std::nullopt;
@@ -126,8 +123,11 @@ void bind_time(sqlite3_stmt* statement, int index, std::optional<TimePoint> t) {
 }  // namespace
 
 SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
-  db_.exec(queue_schema_sql, "cannot set up");
-  enqueue_ = db_.prepare(enqueue_sql);
+  next_id_ = db_.prepare(next_id_sql);
+  insert_ = db_.prepare(insert_sql);
+  link_ = db_.prepare(link_sql);
+  waits_ = db_.prepare(waits_sql);
+  delete_ = db_.prepare(delete_sql);
   sweep_ = db_.prepare(sweep_sql);
   due_ = db_.prepare(due_sql);
   lease_ = db_.prepare(lease_sql);
@@ -138,6 +138,7 @@ SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
   find_ = db_.prepare(find_sql);
   retry_ = db_.prepare(retry_sql);
   drop_ = db_.prepare(drop_sql);
+  unlink_ = db_.prepare(unlink_sql);
   counts_ = db_.prepare(counts_sql);
   oldest_waiting_ = db_.prepare(oldest_waiting_sql);
 }
@@ -148,17 +149,35 @@ std::int64_t SqliteQueue::new_token() {
   return token;
 }
 
-std::optional<std::uint64_t> SqliteQueue::enqueue(const QueueEntry& entry,
-                                                  std::int64_t expires_unix_ms,
-                                                  std::optional<TimePoint> lease_until) {
-  sqlite3_stmt* statement = enqueue_.get();
+std::int64_t SqliteQueue::next_id() {
+  return db_.run(next_id_.get(), "cannot queue a delivery").value_or(1);
+}
+
+SqliteQueue::Enqueued SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t id,
+                                           std::optional<std::int64_t> named,
+                                           std::optional<TimePoint> lease_until) {
+  if (named != id) {
+    // The claim took over an expired one that names an entry. One that waits keeps its state
+    // (and is attempted in its turn); a done or dead one goes, and the delivery is queued
+    // afresh, at the end.
+    if (named) {
+      sqlite3_bind_int64(waits_.get(), 1, *named);
+      if (db_.run(waits_.get(), "cannot queue a delivery").value_or(0) == 1) return {};
+      sqlite3_bind_int64(delete_.get(), 1, *named);
+      db_.run(delete_.get(), "cannot queue a delivery");
+    }
+    bind_text(link_.get(), 1, entry.key);
+    sqlite3_bind_int64(link_.get(), 2, id);
+    db_.run(link_.get(), "cannot queue a delivery");
+  }
+  sqlite3_stmt* statement = insert_.get();
   const std::int64_t token = lease_until ? new_token() : 0;
-  sqlite3_bind_int(statement, 9, lease_until ? 1 : 0);
-  bind_time(statement, 10, lease_until);
+  sqlite3_bind_int(statement, 8, lease_until ? 1 : 0);
+  bind_time(statement, 9, lease_until);
   if (lease_until) {
-    sqlite3_bind_int64(statement, 11, token);
+    sqlite3_bind_int64(statement, 10, token);
   } else {
-    sqlite3_bind_null(statement, 11);
+    sqlite3_bind_null(statement, 10);
   }
   bind_text(statement, 1, entry.key);
   bind_text(statement, 2, entry.event);
@@ -167,15 +186,15 @@ std::optional<std::uint64_t> SqliteQueue::enqueue(const QueueEntry& entry,
   bind_blob(statement, 5, encode_headers(entry.request.headers));
   bind_blob(statement, 6, entry.request.body);
   sqlite3_bind_int64(statement, 7, nanoseconds(entry.received));
-  sqlite3_bind_int64(statement, 8, unix_ns_from_ms(expires_unix_ms));
+  sqlite3_bind_int64(statement, 11, id);
   db_.run(statement, "cannot queue a delivery");
-  // No change: an entry of the key waits already (its claim had expired), and keeps its state.
-  if (!lease_until || sqlite3_changes(db_.handle()) != 1) return std::nullopt;
-  return static_cast<std::uint64_t>(token);
+  Enqueued queued{.queued = true};
+  if (lease_until) queued.token = static_cast<std::uint64_t>(token);
+  return queued;
 }
 
 std::optional<int> SqliteQueue::sweep(std::int64_t now_unix_ms, int batch) {
-  sqlite3_bind_int64(sweep_.get(), 1, unix_ns_from_ms(now_unix_ms));
+  sqlite3_bind_int64(sweep_.get(), 1, now_unix_ms);
   sqlite3_bind_int(sweep_.get(), 2, batch);
   const int rc = sqlite3_step(sweep_.get());
   sqlite3_reset(sweep_.get());
@@ -235,7 +254,7 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   const auto most = std::min<std::size_t>(max, std::numeric_limits<int>::max());
   struct Due {
     LeasedEntry leased;
-    std::int64_t rowid;
+    std::int64_t id;
   };
   std::vector<Due> due;
   for (const QueueState state : waiting_states) {
@@ -243,7 +262,7 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
     sqlite3_bind_int64(due_.get(), 2, static_cast<std::int64_t>(most));
     bind_text(due_.get(), 3, to_string(state));
     each_row(due_.get(), "cannot take queued deliveries", [&](sqlite3_stmt* row) {
-      due.push_back({{read_entry(row), 0}, sqlite3_column_int64(row, rowid_column)});
+      due.push_back({{read_entry(row), 0}, sqlite3_column_int64(row, id_column)});
     });
   }
   // Oldest due first over both states, as the memory store does, and no more than asked for.
@@ -256,7 +275,7 @@ std::vector<LeasedEntry> SqliteQueue::take(TimePoint now, std::chrono::milliseco
   taken.reserve(due.size());
   for (Due& each : due) {
     const std::int64_t token = new_token();
-    sqlite3_bind_int64(lease_.get(), 1, each.rowid);
+    sqlite3_bind_int64(lease_.get(), 1, each.id);
     sqlite3_bind_int64(lease_.get(), 2, nanoseconds(until));
     sqlite3_bind_int64(lease_.get(), 3, token);
     db_.run(lease_.get(), "cannot take queued deliveries");
@@ -307,6 +326,7 @@ std::optional<TimePoint> SqliteQueue::next_due() {
 }
 
 std::vector<QueueEntry> SqliteQueue::list(std::optional<QueueState> state, std::size_t limit) {
+  if (limit == 0) return {};
   sqlite3_stmt* statement = state ? list_state_.get() : list_all_.get();
   const auto most = std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max());
   sqlite3_bind_int64(statement, 1, static_cast<std::int64_t>(most));
@@ -326,16 +346,28 @@ std::optional<QueueEntry> SqliteQueue::find(std::string_view key) {
 }
 
 bool SqliteQueue::retry(std::string_view key, TimePoint now) {
-  bind_text(retry_.get(), 1, key);
-  sqlite3_bind_int64(retry_.get(), 2, nanoseconds(now));
-  db_.run(retry_.get(), "cannot send a queued delivery back");
-  return sqlite3_changes(db_.handle()) == 1;
+  bool sent_back = false;
+  db_.write_transaction("cannot send a queued delivery back", [&] {
+    bind_text(retry_.get(), 1, key);
+    sqlite3_bind_int64(retry_.get(), 2, nanoseconds(now));
+    db_.run(retry_.get(), "cannot send a queued delivery back");
+    sent_back = sqlite3_changes(db_.handle()) == 1;
+  });
+  return sent_back;
 }
 
 bool SqliteQueue::drop(std::string_view key) {
-  bind_text(drop_.get(), 1, key);
-  db_.run(drop_.get(), "cannot drop a queued delivery");
-  return sqlite3_changes(db_.handle()) == 1;
+  // One transaction: a claim never names an id that a later entry may get.
+  bool dropped = false;
+  db_.write_transaction("cannot drop a queued delivery", [&] {
+    bind_text(drop_.get(), 1, key);
+    db_.run(drop_.get(), "cannot drop a queued delivery");
+    dropped = sqlite3_changes(db_.handle()) == 1;
+    if (!dropped) return;
+    bind_text(unlink_.get(), 1, key);
+    db_.run(unlink_.get(), "cannot drop a queued delivery");
+  });
+  return dropped;
 }
 
 QueueCounts SqliteQueue::counts() {

@@ -1,9 +1,9 @@
 #pragma once
 
-// Private to the library: the delivery queue of the SQLite store, one table beside the claims.
-// Its owner (store_sqlite.cpp) serialises the calls and runs enqueue(), sweep() and finish()
-// inside its group commit's transactions, take() in a transaction that skips the fsync; every
-// other call is its own transaction.
+// Private to the library: the delivery queue of the SQLite store, one table beside the claims
+// (sqlite_schema.h), which find its entries by key. Its owner (store_sqlite.cpp) serialises the
+// calls and runs enqueue(), sweep() and finish() inside its group commit's transactions, take()
+// in a transaction that skips the fsync; every other write is a write_transaction of its own.
 
 #include <chrono>
 #include <cstddef>
@@ -19,19 +19,28 @@ namespace tykhook::detail {
 
 class SqliteQueue {
  public:
-  /// Creates the table and its indexes where they are missing (a file from before the queue
-  /// gains them), and prepares the statements.
+  /// Prepares the statements; the tables are set up already (set_up_sqlite_schema).
   explicit SqliteQueue(const SqliteDb& db);
 
-  /// Queues `entry` (pending, due at its `received`) to go with a claim that expires at
-  /// `expires_unix_ms`, leased until `lease_until` when that is set (its first attempt
-  /// counted). A done or dead entry of the same key is replaced; a waiting one is left as it
-  /// is. Runs inside the caller's transaction. Returns the lease's token when it leased the
-  /// entry (not when one of the key was waiting already).
-  std::optional<std::uint64_t> enqueue(const QueueEntry& entry, std::int64_t expires_unix_ms,
-                                       std::optional<TimePoint> lease_until = std::nullopt);
+  /// The id that the next entry queued gets: the last one's and 1, inside the caller's
+  /// transaction (which then assigns ids in turn; no other writer comes between).
+  std::int64_t next_id();
+  /// What enqueue did: whether it queued the entry (at the id given), and the token of its
+  /// lease when it leased it.
+  struct Enqueued {
+    bool queued = false;
+    std::optional<std::uint64_t> token;
+  };
+  /// Queues `entry` at `id` (pending, due at its `received`) for the claim of its key, which
+  /// the caller has just won naming `named`, inside the caller's transaction; leased until
+  /// `lease_until` when that is set (its first attempt counted). When `named` is another entry
+  /// (the claim took over an expired one), one that waits is left as it is and nothing is
+  /// queued; a done or dead one is replaced, and the claim names the new one.
+  Enqueued enqueue(const QueueEntry& entry, std::int64_t id, std::optional<std::int64_t> named,
+                   std::optional<TimePoint> lease_until);
   /// Deletes up to `batch` done and dead entries whose claim expired by `now_unix_ms`, inside
-  /// the caller's transaction. Returns the number deleted, or nullopt when it met a lock.
+  /// the caller's transaction (which then deletes the claims). Returns the number deleted, or
+  /// nullopt when it met a lock.
   std::optional<int> sweep(std::int64_t now_unix_ms, int batch);
 
   /// Leases up to `max` due entries, oldest due first, inside the caller's transaction.
@@ -57,7 +66,11 @@ class SqliteQueue {
   void each_row(sqlite3_stmt* statement, std::string_view what, Row&& row);
 
   const SqliteDb& db_;
-  Statement enqueue_;
+  Statement next_id_;
+  Statement insert_;
+  Statement link_;
+  Statement waits_;
+  Statement delete_;
   Statement sweep_;
   Statement due_;
   Statement lease_;
@@ -68,6 +81,7 @@ class SqliteQueue {
   Statement find_;
   Statement retry_;
   Statement drop_;
+  Statement unlink_;
   Statement counts_;
   Statement oldest_waiting_;
 };

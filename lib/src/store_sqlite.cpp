@@ -11,6 +11,7 @@
 #include "group_commit.h"
 #include "sqlite_db.h"
 #include "sqlite_queue.h"
+#include "sqlite_schema.h"
 #include "store_impl.h"
 
 namespace tykhook::detail {
@@ -21,26 +22,28 @@ namespace {
 constexpr std::chrono::seconds sweep_interval{60};
 constexpr int sweep_batch = 1000;
 
-// One row per claimed key. Expiry is wall-clock Unix milliseconds, because several processes
-// share the file and a steady clock means nothing across processes.
-constexpr const char* schema_sql =
-    "CREATE TABLE IF NOT EXISTS tykhook_claims ("
-    "  key TEXT PRIMARY KEY NOT NULL,"
-    "  expires_at INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS tykhook_claims_by_expiry ON tykhook_claims (expires_at);";
-
-// One statement, so one atomic write: a new key is inserted, an expired one is taken over, a
-// live one is left alone. changes() tells the three apart.
+// A claim is one statement, so one atomic write, for a new key (the common case): it is
+// inserted, naming its entry when one is queued with it (?3, or NULL). A key claimed before is
+// left alone by it, and by take_over_sql too when its claim is live; an expired one is taken
+// over, and names the entry it named (one that may wait still), or else the new one.
 constexpr std::string_view claim_sql =
-    "INSERT INTO tykhook_claims (key, expires_at) VALUES (?1, ?2) "
-    "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
-    "WHERE tykhook_claims.expires_at <= ?3";
-constexpr std::string_view release_sql = "DELETE FROM tykhook_claims WHERE key = ?1";
+    "INSERT INTO tykhook_claims (key, expires_at, entry) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view take_over_sql =
+    "UPDATE tykhook_claims SET expires_at = ?2, entry = coalesce(entry, ?4) "
+    "WHERE key = ?1 AND expires_at <= ?3 RETURNING entry";
+// Released, a claim expires: a later claim of the key wins. One that names an entry keeps it
+// named until the sweep (which leaves the claim of an entry that waits).
+constexpr std::string_view release_sql =
+    "UPDATE tykhook_claims SET expires_at = 0 WHERE key = ?1 AND expires_at > 0";
 constexpr std::string_view size_sql = "SELECT count(*) FROM tykhook_claims WHERE expires_at > ?1";
+// After the queue's sweep (sqlite_queue.cpp) has deleted the done and dead entries of expired
+// claims: the expired claims that name no entry left. The claim of an entry that waits stays
+// with it, expired (a later claim of its key takes it over and finds the entry waiting).
 constexpr std::string_view sweep_sql =
-    "DELETE FROM tykhook_claims WHERE key IN "
-    "(SELECT key FROM tykhook_claims WHERE expires_at <= ?1 LIMIT ?2)";
+    "DELETE FROM tykhook_claims WHERE key IN (SELECT c.key FROM tykhook_claims AS c "
+    "WHERE c.expires_at <= ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM tykhook_queue_entries AS q WHERE q.id = c.entry) LIMIT ?2)";
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -52,8 +55,9 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::string_view path, std::string uri, std::chrono::milliseconds busy_timeout)
       : db_(path, std::move(uri), busy_timeout) {
-    db_.exec(schema_sql, "cannot set up");
+    set_up_sqlite_schema(db_);
     claim_ = db_.prepare(claim_sql);
+    take_over_ = db_.prepare(take_over_sql);
     release_ = db_.prepare(release_sql);
     size_ = db_.prepare(size_sql);
     sweep_ = db_.prepare(sweep_sql);
@@ -72,8 +76,10 @@ class SqliteStore final : public Store {
 
   void release(std::string_view key) override {
     const std::lock_guard lock(db_mutex_);
-    bind_text(release_.get(), 1, key);
-    db_.run(release_.get(), "cannot release a claim");
+    db_.write_transaction("cannot release a claim", [&] {
+      bind_text(release_.get(), 1, key);
+      db_.run(release_.get(), "cannot release a claim");
+    });
   }
 
   std::optional<std::size_t> size() const override {
@@ -201,6 +207,7 @@ class SqliteStore final : public Store {
         const auto now = unix_ms_now();
         if (std::chrono::steady_clock::now() >= next_sweep_) sweep(now);
         const auto max = std::numeric_limits<std::int64_t>::max();
+        std::optional<std::int64_t> next_id;  // of the next entry that this transaction queues
         for (PendingWrite* pending : batch) {
           if (pending->finish != nullptr) {
             pending->won = queue_->finish(pending->key, pending->token, *pending->finish);
@@ -208,13 +215,17 @@ class SqliteStore final : public Store {
           }
           const auto ttl = pending->ttl.count();
           const auto expires = ttl > max - now ? max : now + ttl;
-          bind_text(claim_.get(), 1, pending->key);
-          sqlite3_bind_int64(claim_.get(), 2, expires);
-          sqlite3_bind_int64(claim_.get(), 3, now);
-          db_.run(claim_.get(), "cannot record a claim");
-          pending->won = sqlite3_changes(db_.handle()) == 1;
-          if (pending->won && pending->entry != nullptr) {
-            pending->leased = queue_->enqueue(*pending->entry, expires, pending->lease_until);
+          std::optional<std::int64_t> id;
+          if (pending->entry != nullptr) {
+            if (!next_id) next_id = queue_->next_id();
+            id = next_id;
+          }
+          const auto named = run_claim(pending->key, expires, now, id);
+          pending->won = named.has_value();
+          if (pending->won && id) {
+            const auto queued = queue_->enqueue(*pending->entry, *id, *named, pending->lease_until);
+            if (queued.queued) ++*next_id;
+            pending->leased = queued.token;
           }
         }
       });
@@ -227,18 +238,59 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Claims `key` until `expires` (Unix ms) at `now`, for an entry to be queued at `id` when
+  // that is set. Returns nullopt when the claim lost, and otherwise the entry that the claim
+  // names: `id` for a new key, or the entry that an expired claim taken over named.
+  std::optional<std::optional<std::int64_t>> run_claim(std::string_view key, std::int64_t expires,
+                                                       std::int64_t now,
+                                                       std::optional<std::int64_t> id) {
+    const auto bind_id = [&](sqlite3_stmt* statement, int index) {
+      if (id) {
+        sqlite3_bind_int64(statement, index, *id);
+      } else {
+        sqlite3_bind_null(statement, index);
+      }
+    };
+    bind_text(claim_.get(), 1, key);
+    sqlite3_bind_int64(claim_.get(), 2, expires);
+    bind_id(claim_.get(), 3);
+    db_.run(claim_.get(), "cannot record a claim");
+    if (sqlite3_changes(db_.handle()) == 1) return std::optional<std::int64_t>(id);
+    sqlite3_stmt* statement = take_over_.get();
+    bind_text(statement, 1, key);
+    sqlite3_bind_int64(statement, 2, expires);
+    sqlite3_bind_int64(statement, 3, now);
+    bind_id(statement, 4);
+    std::optional<std::optional<std::int64_t>> won;
+    const int rc = db_.retry_while_busy([&] {
+      won.reset();
+      int step = sqlite3_step(statement);
+      if (step == SQLITE_ROW) {
+        won.emplace();
+        if (sqlite3_column_type(statement, 0) != SQLITE_NULL) {
+          *won = sqlite3_column_int64(statement, 0);
+        }
+        step = sqlite3_step(statement);
+      }
+      sqlite3_reset(statement);
+      return step;
+    });
+    if (rc != SQLITE_DONE) db_.fail(rc, "cannot record a claim");
+    return won;
+  }
+
   // Runs inside a claim's transaction, before its claims. A sweep that meets a lock is
   // skipped: the next claim tries again, and expired keys only cost space meanwhile (the claim
   // statement takes them over anyway). Done and dead queue entries go with their claims;
   // waiting ones never do.
   void sweep(std::int64_t now) {
+    const auto entries = queue_->sweep(now, sweep_batch);
     sqlite3_bind_int64(sweep_.get(), 1, now);
     sqlite3_bind_int(sweep_.get(), 2, sweep_batch);
     const int rc = sqlite3_step(sweep_.get());
     sqlite3_reset(sweep_.get());
     if (rc != SQLITE_DONE && !is_busy(rc)) db_.fail(rc, "cannot delete expired claims");
     const bool more_claims = rc == SQLITE_DONE && sqlite3_changes(db_.handle()) == sweep_batch;
-    const auto entries = queue_->sweep(now, sweep_batch);
     // A full batch suggests more: sweep again at the next claim.
     const bool more = more_claims || entries == sweep_batch;
     next_sweep_ = std::chrono::steady_clock::now() +
@@ -250,6 +302,7 @@ class SqliteStore final : public Store {
   GroupCommit<PendingWrite> group_;
   SqliteDb db_;
   Statement claim_;
+  Statement take_over_;
   Statement release_;
   Statement size_;
   Statement sweep_;
