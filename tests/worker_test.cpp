@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "handoff.h"
 #include "support/wait.h"
 #include "tykhook/store.h"
 
@@ -285,6 +286,34 @@ TEST_CASE("reserve gives at most the concurrency's slots, and unreserve gives on
   CHECK(worker.reserve());
   CHECK_FALSE(worker.reserve());
   worker.unreserve();
+  worker.unreserve();
+}
+
+TEST_CASE("a hand-off whose claim leases nothing gives its slot back at once") {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  const auto target = std::make_shared<ScriptedTarget>();
+  Running running({.store = store, .target = target, .concurrency = 1, .poll = 1h});
+  Worker& worker = running.worker();
+  REQUIRE(wait_until("a slot", [&] { return worker.reserve(); }));
+  worker.unreserve();
+  REQUIRE(store->claim("duplicate", 1h));
+  {
+    // A duplicate: the claim loses, and the slot is free again while the answer goes on.
+    detail::Handoff handoff(worker);
+    CHECK_FALSE(handoff.claim(*store, entry_for("duplicate"), 1h, 1min));
+    CHECK(worker.reserve());
+    worker.unreserve();
+  }
+  {
+    // A new delivery: leased to the slot, which stays reserved until it is handed on.
+    detail::Handoff handoff(worker);
+    CHECK(handoff.claim(*store, entry_for("new"), 1h, 1min));
+    CHECK_FALSE(worker.reserve());
+    handoff.hand_on();
+    REQUIRE(wait_until("the entry done", [&] { return in_state(*store, QueueState::done) == 1; }));
+  }
+  CHECK(target->attempts() == std::vector<std::string>{"new#1"});
+  REQUIRE(wait_until("the slot back", [&] { return worker.reserve(); }));
   worker.unreserve();
 }
 

@@ -25,7 +25,12 @@ bool Handoff::claim(Store& store, QueueEntry entry, std::chrono::milliseconds tt
   }
   const ClaimedLease claimed = store.claim_and_lease(entry, ttl, entry.received + lease);
   queued_ = claimed.won;
-  if (claimed.token) {
+  if (!claimed.token) {
+    // Nothing to hand on (a duplicate, an entry of the key waiting already, a store that
+    // leases nothing): the slot goes back now, not when the answer ends.
+    reserved_ = false;
+    worker_.unreserve();
+  } else {
     // As take() would return it: pending, due when received, this attempt counted.
     entry.state = QueueState::pending;
     entry.attempts = 1;

@@ -18,11 +18,11 @@ namespace tykhook::detail {
 
 /// One delivery's hand-off, for the time of its answer on the thread that answers it. claim()
 /// reserves one of the worker's attempt slots and claims, queues and leases the entry in one
-/// step of the store; hand_on(), once the delivery is kept, gives the leased entry to that
-/// slot, or wakes the worker for an entry queued without a lease (every slot was busy, or the
-/// store leases nothing). A hand-off that ends without hand_on() (the capture failed, a throw)
-/// gives its slot back; an entry it leased waits for its lease to run out, then a take finds
-/// it.
+/// step of the store, giving the slot back at once when nothing was leased; hand_on(), once
+/// the delivery is kept, gives the leased entry to that slot, or wakes the worker for an entry
+/// queued without a lease (every slot was busy, or the store leases nothing). A hand-off that ends
+/// without hand_on() (the capture failed, a throw) gives its slot back; an entry it leased waits
+/// for its lease to run out, then a take finds it.
 class Handoff {
  public:
   explicit Handoff(Worker& worker) : worker_(worker) {}
