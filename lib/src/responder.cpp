@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "handoff.h"
-#include "hex.h"
 #include "http_syntax.h"
 #include "inspector.h"
 #include "json_text.h"
@@ -33,29 +32,6 @@ namespace detail {
 namespace {
 
 constexpr std::string_view verdict_header = "X-Tykhook-Verdict";
-// The claims of authentic deliveries that failed a later check (kept and flagged, never
-// handled) live apart from the verifier's claims, so that a future-dated `stale` delivery that
-// is resent in time is still processed. They only stop a resent copy from being captured again.
-constexpr std::string_view kept_prefix = "kept:";
-
-// A request target as a capture may hold it: bytes outside visible ASCII percent-encoded. Only
-// the body and the signature header are verified, so the target may change this way.
-std::string visible_target(std::string_view target) {
-  std::string visible;
-  visible.reserve(target.size());
-  for (const char c : target) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte > 0x20 && byte < 0x7f) {
-      visible += c;
-    } else {
-      visible += '%';
-      visible += upper_hex_digits[byte >> 4];
-      visible += upper_hex_digits[byte & 0x0f];
-    }
-  }
-  return visible;
-}
-
 // A request target's path, decoded as the engine routes on it, without the query.
 std::string path_of(std::string_view target) {
   return httplib::detail::decode_url(std::string(target.substr(0, target.find('?'))), false);
@@ -172,10 +148,8 @@ Responder::Responder(ReceiverOptions options, ReceiverMetrics& metrics,
     : options_(checked(std::move(options))),
       worker_(std::move(worker)),
       metrics_(metrics),
-      checking_(make_checking(options_.verifier.secrets)) {
-  if (!options_.capture_dir.empty()) {
-    captures_ = std::make_unique<CaptureWriter>(options_.capture_dir);
-  }
+      checking_(make_checking(options_.verifier.secrets)),
+      keeper_(options_) {
   if (options_.required_header)
     required_digest_ = digest_of_header_value(options_.required_header->value);
   if (options_.inspector.enabled) {
@@ -209,12 +183,11 @@ void Responder::replace_secrets(std::vector<Secret> secrets) {
 }
 
 bool Responder::never_waits() const {
-  return !captures_ && (!options_.verifier.store || options_.verifier.store->never_waits());
+  return !keeper_.captures() &&
+         (!options_.verifier.store || options_.verifier.store->never_waits());
 }
 
-CaptureRecovery Responder::capture_recovery() const {
-  return captures_ ? captures_->recovery() : CaptureRecovery{};
-}
+CaptureRecovery Responder::capture_recovery() const { return keeper_.recovery(); }
 
 Answer Responder::answer(const Head& head, std::string body, TimePoint now) {
   if (head.method != "HEAD" && inspects(head.target)) {
@@ -324,10 +297,11 @@ void Responder::inspect(const RequestRecord& record, const std::optional<Parsed<
     delivery.details = std::move(*details);
   } else if (head && *head) {
     // Refused before its body was read: its head is all there is.
-    delivery.details.headers = for_capture(Request{.method = (*head)->method,
-                                                   .target = (*head)->target,
-                                                   .headers = (*head)->headers})
-                                   .headers;
+    delivery.details.headers =
+        keeper_
+            .for_capture(Request{
+                .method = (*head)->method, .target = (*head)->target, .headers = (*head)->headers})
+            .headers;
   }
   inspector_->add(std::move(delivery));
 }
@@ -370,32 +344,13 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
   // duplicate ones included: they are the ones that tell of skewed clocks and queued deliveries.
   if (verdict.envelope) metrics_.count_timestamp(verdict.envelope->timestamp, now);
   const VerdictKind kind = verdict.kind;
-  if (is_authentic(kind) && kind != VerdictKind::duplicate && captures_) {
-    std::string claim;  // the claim to release if the capture cannot be written
-    bool keep = true;
-    if (options_.verifier.store) {
-      if (kind == VerdictKind::ok) {
-        claim = verdict.idempotency_key;
-      } else {
-        claim = std::string(kept_prefix) + verdict.idempotency_key;
-        try {
-          keep = options_.verifier.store->claim(claim, options_.verifier.store_ttl);
-        } catch (const Error& failure) {
-          metrics_.count_store_error();
-          return unavailable(failure.what(), &verdict);
-        }
-      }
+  if (const auto failure = keeper_.keep(request, verdict, now)) {
+    if (failure->where == KeepFailure::Where::store) {
+      metrics_.count_store_error();
+    } else {
+      metrics_.count_capture_error();
     }
-    if (keep) {
-      try {
-        captures_->write(for_capture(request), now, verdict.idempotency_key);
-      } catch (const std::exception& failure) {
-        metrics_.count_capture_error();
-        std::string error = failure.what();
-        release(claim, error);
-        return unavailable(std::move(error), &verdict);
-      }
-    }
+    return unavailable(failure->error, &verdict);
   }
 
   if (kind == VerdictKind::ok && handoff) handoff->hand_on();
@@ -406,7 +361,7 @@ Answer Responder::answer_delivery(const Head& head, std::string body, TimePoint 
     answer.record.secret_fingerprint = checking->fingerprints[*verdict.secret_index];
   }
   if (inspector_) {
-    Request shown = for_capture(request);
+    Request shown = keeper_.for_capture(request);
     answer.details = std::make_shared<DeliveryDetails>(
         DeliveryDetails{.target = std::move(shown.target),
                         .headers = std::move(shown.headers),
@@ -429,7 +384,7 @@ VerifierOptions Responder::with_queue(VerifierOptions verifier) const {
     verifier.claim = [this](const Request& request, const Verdict& verdict, TimePoint now) {
       QueueEntry entry{.key = verdict.idempotency_key,
                        .event = verdict.event_name.value_or(""),
-                       .request = for_capture(request),
+                       .request = keeper_.for_capture(request),
                        .received = now,
                        .next_attempt = now};
       Store& store = *options_.verifier.store;
@@ -441,32 +396,6 @@ VerifierOptions Responder::with_queue(VerifierOptions verifier) const {
     };
   }
   return verifier;
-}
-
-Request Responder::for_capture(const Request& request) const {
-  Request capture = request;
-  capture.target = visible_target(request.target);
-  // The required header is a credential of the transport, not part of the delivery: a capture
-  // re-verifies without it, and holds no secret.
-  if (options_.required_header) {
-    for (auto& header : capture.headers) {
-      if (header_name_equals(header.name, options_.required_header->name)) {
-        header.value = "[redacted]";
-      }
-    }
-  }
-  return capture;
-}
-
-void Responder::release(const std::string& key, std::string& error) {
-  if (key.empty() || !options_.verifier.store) return;
-  try {
-    // A queued delivery that could not be captured is not acknowledged: it leaves the queue too.
-    if (options_.delivery.target) (void)options_.verifier.store->drop(key);
-    options_.verifier.store->release(key);
-  } catch (const std::exception& failure) {
-    error += std::string("; releasing its claim failed too: ") + failure.what();
-  }
 }
 
 }  // namespace detail

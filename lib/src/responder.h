@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "capture_writer.h"
 #include "inspector_log.h"
+#include "keeper.h"
 #include "receiver_metrics.h"
 #include "request_head.h"
 #include "tykhook/receiver.h"
@@ -130,9 +130,7 @@ class Responder {
   std::shared_ptr<const Checking> make_checking(std::vector<Secret> secrets);
 
   Answer answer_other(const Head& head) const;
-  Request for_capture(const Request& request) const;
   VerifierOptions with_queue(VerifierOptions verifier) const;
-  void release(const std::string& key, std::string& error);
 
   ReceiverOptions options_;
   std::function<Worker*()> worker_;
@@ -140,7 +138,7 @@ class Responder {
   // Loaded once per delivery: the verifier is swapped under deliveries in flight on other
   // threads, each keeping the one it loaded alive until it is answered.
   std::atomic<std::shared_ptr<const Checking>> checking_;
-  std::unique_ptr<CaptureWriter> captures_;
+  Keeper keeper_;  // after options_, which it reads
   std::unique_ptr<Inspector> inspector_;
   std::optional<Sha256> required_digest_;
 };
