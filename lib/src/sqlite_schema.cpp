@@ -50,14 +50,14 @@ constexpr const char* entries_sql =
     "CREATE INDEX IF NOT EXISTS tykhook_queue_entries_by_state "
     "ON tykhook_queue_entries (state, next_attempt, received);";
 
-// The first queue table (schema 0), keyed by the delivery's key, moves into the new one, oldest
-// received first; each entry keeps the claim of its key, or gains one that expires when the
-// entry would have gone, and the claim names it.
+// The first queue table (schema 0), keyed by the delivery's key, moves into the new one in the
+// order it was queued (its rowid: no sort of whole rows); each entry keeps the claim of its key,
+// or gains one that expires when the entry would have gone, and the claim names it.
 constexpr const char* move_first_queue_sql =
     "INSERT INTO tykhook_queue_entries (state, next_attempt, received, attempts, lease_until, "
     "token, retried, last_error, key, event, method, target, headers, body) "
     "SELECT state, next_attempt, received, attempts, lease_until, token, retried, last_error, "
-    "key, event, method, target, headers, body FROM tykhook_queue ORDER BY received, key;"
+    "key, event, method, target, headers, body FROM tykhook_queue ORDER BY rowid;"
     "INSERT INTO tykhook_claims (key, expires_at, entry) "
     "SELECT q.key, old.expires_at / 1000000, q.id FROM tykhook_queue_entries AS q "
     "JOIN tykhook_queue AS old ON old.key = q.key WHERE true "
