@@ -20,12 +20,13 @@ PREFIX ?= /usr/local
 # Build: compiler, CMake and the libraries. Test: a Redis server for the shared store's tests,
 # and the draft-07 meta-schema that the schema tests check every schema against; doxygen for
 # make docs and the test that every public declaration is documented; zsh for the test of the
-# zsh completion script; Chromium, its driver and Selenium for the inspector page's browser test.
+# zsh completion script; Chromium, its driver and Selenium for the inspector page's browser test;
+# systemd for `systemd-analyze verify` of the installed unit (tests/systemd_unit_test.sh).
 BUILD_PACKAGES := g++ cmake make pkg-config libssl-dev nlohmann-json3-dev libcli11-dev \
   libcpp-httplib-dev libvalijson-dev libsqlite3-dev libhiredis-dev doctest-dev libsimdjson-dev \
   libbenchmark-dev
 TEST_PACKAGES := redis-server python3-jsonschema doxygen zsh chromium chromium-driver \
-  python3-selenium
+  python3-selenium systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test run clean samples install docs deb

@@ -15,6 +15,8 @@
 #
 #   bench/queue-bench.sh BUILD_DIR [--rounds R] [--seconds S] [--connections LIST]
 #                        [--concurrency LIST]     (defaults: 3 rounds, 3 s, 16,64, 16,64)
+#                        [--no-load]              (skips 2., which needs wrk and the peers'
+#                                                  load driver: the smoke run of `make test`)
 # BUILD_DIR holds tykhook, tests/load_application and bench/handoff_bench (a build configured
 # with -DTYKHOOK_BUILD_BENCHMARKS=ON). Needs wrk (bench/listen-bench.sh).
 set -euo pipefail
@@ -25,13 +27,14 @@ usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 case "${1:-}" in -h|--help) usage; exit 0 ;; "") usage >&2; exit 2 ;; esac
 build=$(cd "$1" && pwd)
 shift
-rounds=3 seconds=3 conns=16,64 concurrency=16,64
+rounds=3 seconds=3 conns=16,64 concurrency=16,64 load=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --concurrency) concurrency="$2"; shift 2 ;;
+    --no-load) load=0; shift ;;
     *) echo "queue-bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -67,6 +70,7 @@ EOF
 echo "fsync probe: append 300 bytes + fdatasync, median of 300: $fsync_ms ms"
 
 # 2. The durable default with a target, and the same receiver in memory, under load.
+if [ $load = 1 ]; then  # (its body is not indented: it holds a Python heredoc)
 app_port=$(free_port)
 "$build/tests/load_application" --port "$app_port" --fail-share 0 --successes "$work/successes" \
   2>"$work/application.log" &
@@ -95,6 +99,7 @@ for conns in sorted({c for c, _ in rows}):
     print(f"  {conns:>3} connections: {durable:>7.0f} req/s; disk {disk:>7.0f}, CPUs {memory:>7.0f};"
           f" share of the limit {durable / limit:.2f}")
 EOF
+fi
 
 # 3. From the answer to the application's first attempt, the queue empty.
 printf 'queue-bench-secret-%s\n' "$RANDOM$RANDOM" >"$work/secret"
