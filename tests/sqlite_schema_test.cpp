@@ -281,6 +281,52 @@ TEST_CASE("processes that open a file of the first queue at once move it once") 
   CHECK(store->list(std::nullopt, 10).size() == 4);
 }
 
+TEST_CASE("a claim that names another key's entry never reaches it") {
+  // A claim names its entry by id, and ids can come back once a row is gone. Such a claim
+  // (written here by hand: expired, naming the entry of "a") must act as one naming nothing.
+  const TempDir dir;
+  const std::string path = dir.file("stale.db");
+  const auto entry_of = [](const std::string& key, TimePoint received) {
+    QueueEntry entry{.key = key, .event = "user.registered", .request = request_of(key)};
+    entry.received = received;
+    entry.next_attempt = received;
+    return entry;
+  };
+  auto store = open_store("sqlite:" + path);
+  REQUIRE(store->claim_and_enqueue(entry_of("a", t0), long_ttl));
+  {
+    RawFile file(path);
+    file.exec(
+        "INSERT INTO tykhook_claims (key, expires_at, entry) SELECT 'stale', 0, id "
+        "FROM tykhook_queue_entries WHERE key = 'a';"
+        "INSERT INTO tykhook_claims (key, expires_at, entry) SELECT 'swept', 0, id "
+        "FROM tykhook_queue_entries WHERE key = 'a';");
+  }
+  CHECK_FALSE(store->find("stale"));
+  CHECK_FALSE(store->retry("stale", t0));
+  CHECK_FALSE(store->drop("stale"));
+  const auto taken = store->take(t0, lease, 10);
+  REQUIRE(taken.size() == 1);
+  CHECK_FALSE(store->finish("stale", taken[0].token, done));
+  CHECK(store->find("a")->state == QueueState::pending);
+  // Won again (the claim had expired), the delivery is queued as its own: not taken for an
+  // entry of its key that waits, and "a" is left as it was.
+  const auto claimed = store->claim_and_lease(entry_of("stale", t0 + 1s), long_ttl, t0 + 1min);
+  CHECK(claimed.won);
+  CHECK(claimed.token);
+  REQUIRE(store->find("stale"));
+  CHECK(store->find("stale")->received == t0 + 1s);
+  CHECK(store->find("a")->received == t0);
+  CHECK(store->counts().pending == 2);
+  // Done, "a" is still not swept with the expired claim that names it; that claim goes.
+  CHECK(store->finish("a", taken[0].token, done));
+  store = open_store("sqlite:" + path);  // a store sweeps at its first claim
+  CHECK(store->claim("sweeper", long_ttl));
+  CHECK(store->find("a"));
+  RawFile file(path);
+  CHECK(file.integer("SELECT count(*) FROM tykhook_claims WHERE key = 'swept'") == 0);
+}
+
 TEST_CASE("a file of a later schema is refused, says why, and is left as it is") {
   const TempDir dir;
   const std::string path = dir.file("later.db");

@@ -17,8 +17,10 @@ namespace tykhook::detail {
 namespace {
 
 // The table and its index are in sqlite_schema.cpp. An entry is found by key through its claim
-// (`id = (SELECT entry FROM tykhook_claims WHERE key = ?1)`): the queue has no index of its own
-// by key.
+// (tykhook_claims.entry): the queue has no index of its own by key. The entry's own copy of the
+// key must match too, so that a claim that names an id it no longer owns (a later entry may get
+// an id back once its row is gone) never reaches another delivery's entry.
+#define TYKHOOK_ENTRY_OF_KEY "id = (SELECT entry FROM tykhook_claims WHERE key = ?1) AND key = ?1"
 
 // The columns that read_entry reads, in its order; a take's id comes after them.
 #define TYKHOOK_ENTRY_COLUMNS                                                            \
@@ -38,13 +40,15 @@ constexpr std::string_view link_sql = "UPDATE tykhook_claims SET entry = ?2 WHER
 // A claim won over an expired one that names an entry: the entry waits still (1), is done or
 // dead (0, and goes, to be queued afresh), or is gone (no row).
 constexpr std::string_view waits_sql =
-    "SELECT state IN ('pending', 'retrying') FROM tykhook_queue_entries WHERE id = ?1";
-constexpr std::string_view delete_sql = "DELETE FROM tykhook_queue_entries WHERE id = ?1";
+    "SELECT state IN ('pending', 'retrying') FROM tykhook_queue_entries WHERE id = ?1 "
+    "AND key = ?2";
+constexpr std::string_view delete_sql =
+    "DELETE FROM tykhook_queue_entries WHERE id = ?1 AND key = ?2";
 // Done and dead entries whose claim expired; the store's sweep then deletes the claims that
 // name no entry.
 constexpr std::string_view sweep_sql =
     "DELETE FROM tykhook_queue_entries WHERE id IN (SELECT c.entry FROM tykhook_claims AS c "
-    "JOIN tykhook_queue_entries AS q ON q.id = c.entry "
+    "JOIN tykhook_queue_entries AS q ON q.id = c.entry AND q.key = c.key "
     "WHERE c.expires_at <= ?1 AND q.state IN ('done', 'dead') LIMIT ?2)";
 // The due and next_due statements ask for one waiting state at a time (`state = ?`), and run
 // once for each: with `state IN ('pending', 'retrying')` SQLite builds a temporary B-tree for
@@ -64,8 +68,7 @@ constexpr std::string_view lease_sql =
     "WHERE id = ?1";
 constexpr std::string_view finish_sql =
     "UPDATE tykhook_queue_entries SET state = ?3, next_attempt = ?4, last_error = ?5, "
-    "lease_until = NULL, token = NULL WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1) "
-    "AND token = ?2";
+    "lease_until = NULL, token = NULL WHERE " TYKHOOK_ENTRY_OF_KEY " AND token = ?2";
 constexpr std::string_view next_due_sql =
     "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) "
     "FROM tykhook_queue_entries WHERE state = ?1";
@@ -86,15 +89,13 @@ constexpr std::string_view list_state_sql =
     "WHERE state = ?2 ORDER BY received DESC LIMIT 1 OFFSET ?1 - 1), -9223372036854775807 - 1) "
     "ORDER BY received DESC, key LIMIT ?1";
 constexpr std::string_view find_sql =
-    "SELECT " TYKHOOK_ENTRY_COLUMNS
-    " FROM tykhook_queue_entries WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1)";
+    "SELECT " TYKHOOK_ENTRY_COLUMNS " FROM tykhook_queue_entries WHERE " TYKHOOK_ENTRY_OF_KEY;
 constexpr std::string_view retry_sql =
     "UPDATE tykhook_queue_entries SET state = 'pending', attempts = 0, next_attempt = ?2, "
     "retried = ?2, lease_until = NULL, token = NULL "
-    "WHERE id = (SELECT entry FROM tykhook_claims WHERE key = ?1)";
+    "WHERE " TYKHOOK_ENTRY_OF_KEY;
 constexpr std::string_view drop_sql =
-    "DELETE FROM tykhook_queue_entries WHERE id = (SELECT entry FROM tykhook_claims WHERE key = "
-    "?1)";
+    "DELETE FROM tykhook_queue_entries WHERE " TYKHOOK_ENTRY_OF_KEY;
 // The claim stays, and names no entry: a later entry may get the id back.
 constexpr std::string_view unlink_sql = "UPDATE tykhook_claims SET entry = NULL WHERE key = ?1";
 constexpr std::string_view counts_sql =
@@ -103,6 +104,7 @@ constexpr std::string_view oldest_waiting_sql =
     "SELECT min(received) FROM tykhook_queue_entries WHERE state IN ('pending', 'retrying')";
 
 #undef TYKHOOK_ENTRY_COLUMNS
+#undef TYKHOOK_ENTRY_OF_KEY
 
 std::int64_t nanoseconds(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint time_point(std::int64_t ns) { return TimePoint(std::chrono::nanoseconds(ns)); }
@@ -162,8 +164,10 @@ SqliteQueue::Enqueued SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t
     // afresh, at the end.
     if (named) {
       sqlite3_bind_int64(waits_.get(), 1, *named);
+      bind_text(waits_.get(), 2, entry.key);
       if (db_.run(waits_.get(), "cannot queue a delivery").value_or(0) == 1) return {};
       sqlite3_bind_int64(delete_.get(), 1, *named);
+      bind_text(delete_.get(), 2, entry.key);
       db_.run(delete_.get(), "cannot queue a delivery");
     }
     bind_text(link_.get(), 1, entry.key);

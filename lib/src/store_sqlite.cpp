@@ -43,7 +43,7 @@ constexpr std::string_view size_sql = "SELECT count(*) FROM tykhook_claims WHERE
 constexpr std::string_view sweep_sql =
     "DELETE FROM tykhook_claims WHERE key IN (SELECT c.key FROM tykhook_claims AS c "
     "WHERE c.expires_at <= ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM tykhook_queue_entries AS q WHERE q.id = c.entry) LIMIT ?2)";
+    "(SELECT 1 FROM tykhook_queue_entries AS q WHERE q.id = c.entry AND q.key = c.key) LIMIT ?2)";
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
