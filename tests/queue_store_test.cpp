@@ -363,6 +363,49 @@ TEST_CASE("a released claim is won again; an entry of its key that waits stays, 
   });
 }
 
+TEST_CASE("give_back ends a lease with no attempt: due at once, the attempt not counted") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    // Redis: its workers attempt every entry they take, and it never leases on claim.
+    const bool gives_back = kind.name != "redis";
+    REQUIRE(store->claim_and_enqueue(delivery("k1", t0), long_ttl));
+    const auto taken = store->take(t0, lease, 1);
+    REQUIRE(taken.size() == 1);
+    CHECK_FALSE(store->give_back("k1", taken[0].token + 1));
+    CHECK_FALSE(store->give_back("k2", taken[0].token));
+    CHECK(store->give_back("k1", taken[0].token) == gives_back);
+    if (!gives_back) {
+      CHECK(store->take(t0, lease, 1).empty());
+      return;
+    }
+    auto entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::pending);
+    CHECK(entry->attempts == 0);
+    CHECK(store->next_due() == t0);
+    CHECK_FALSE(store->give_back("k1", taken[0].token));  // once only
+    CHECK_FALSE(store->finish("k1", taken[0].token, done));
+    const auto again = store->take(t0, lease, 1);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].entry.attempts == 1);
+
+    // A lease from the claim too; a retrying entry keeps its count of earlier attempts.
+    const auto claimed = store->claim_and_lease(delivery("k3", t0), long_ttl, t0 + lease);
+    REQUIRE(claimed.token);
+    CHECK(store->give_back("k3", *claimed.token));
+    CHECK(store->find("k3")->attempts == 0);
+    REQUIRE(store->finish("k1", again[0].token, retrying_at(t0 + 1min, "503")));
+    const auto third = store->take(t0 + 1min, lease, 10);
+    REQUIRE(third.size() == 2);
+    for (const auto& each : third) CHECK(store->give_back(each.entry.key, each.token));
+    entry = store->find("k1");
+    REQUIRE(entry);
+    CHECK(entry->state == QueueState::retrying);
+    CHECK(entry->attempts == 1);
+    CHECK(entry->last_error == "503");
+  });
+}
+
 TEST_CASE("a finish with a token that no longer holds the entry changes nothing") {
   for_each_store([](const QueueStoreKind& kind) {
     const auto store = kind.open();

@@ -317,7 +317,7 @@ TEST_CASE("a hand-off whose claim leases nothing gives its slot back at once") {
   worker.unreserve();
 }
 
-TEST_CASE("stopping, reserve refuses, and an entry handed late is left to its lease") {
+TEST_CASE("stopping, reserve refuses, and an entry handed late goes back to the store, due") {
   const std::shared_ptr<Store> store = open_store("memory:");
   const auto target = std::make_shared<ScriptedTarget>();
   Worker worker({.store = store, .target = target, .lease = 1min, .drain = 5s});
@@ -334,9 +334,14 @@ TEST_CASE("stopping, reserve refuses, and an entry handed late is left to its le
   thread.join();
   CHECK(std::chrono::steady_clock::now() - stopping < 4s);
   CHECK(target->attempts().empty());
-  // Still leased to the attempt that never ran: a take finds it once the lease runs out.
-  CHECK(store->take(start + 1min - 1ms, 1min, 10).empty());
-  CHECK(store->take(start + 1min, 1min, 10).size() == 1);
+  // Not attempted, and not left to its lease: due at once, its attempt not counted.
+  const auto found = store->find("late");
+  REQUIRE(found);
+  CHECK(found->attempts == 0);
+  CHECK_FALSE(store->finish("late", *claimed.token, AttemptRecord{QueueState::done}));
+  const auto taken = store->take(start, 1min, 10);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].entry.attempts == 1);
 }
 
 TEST_CASE("a worker needs a store with a queue, a target and positive settings") {

@@ -50,6 +50,7 @@ std::vector<LeasedEntry> Store::take(TimePoint, std::chrono::milliseconds, std::
   no_queue();
 }
 bool Store::finish(std::string_view, std::uint64_t, const AttemptRecord&) { no_queue(); }
+bool Store::give_back(std::string_view, std::uint64_t) { return false; }
 std::optional<TimePoint> Store::next_due() { no_queue(); }
 std::vector<QueueEntry> Store::list(std::optional<QueueState>, std::size_t) { no_queue(); }
 std::optional<QueueEntry> Store::find(std::string_view) { no_queue(); }

@@ -69,6 +69,9 @@ constexpr std::string_view lease_sql =
 constexpr std::string_view finish_sql =
     "UPDATE tykhook_queue_entries SET state = ?3, next_attempt = ?4, last_error = ?5, "
     "lease_until = NULL, token = NULL WHERE " TYKHOOK_ENTRY_OF_KEY " AND token = ?2";
+constexpr std::string_view give_back_sql =
+    "UPDATE tykhook_queue_entries SET lease_until = NULL, token = NULL, "
+    "attempts = max(attempts - 1, 0) WHERE " TYKHOOK_ENTRY_OF_KEY " AND token = ?2";
 constexpr std::string_view next_due_sql =
     "SELECT min(max(next_attempt, coalesce(lease_until, next_attempt))) "
     "FROM tykhook_queue_entries WHERE state = ?1";
@@ -134,6 +137,7 @@ SqliteQueue::SqliteQueue(const SqliteDb& db) : db_(db) {
   due_ = db_.prepare(due_sql);
   lease_ = db_.prepare(lease_sql);
   finish_ = db_.prepare(finish_sql);
+  give_back_ = db_.prepare(give_back_sql);
   next_due_ = db_.prepare(next_due_sql);
   list_all_ = db_.prepare(list_all_sql);
   list_state_ = db_.prepare(list_state_sql);
@@ -313,6 +317,13 @@ bool SqliteQueue::finish(std::string_view key, std::uint64_t token, const Attemp
     sqlite3_bind_null(statement, 5);
   }
   db_.run(statement, "cannot record an attempt");
+  return sqlite3_changes(db_.handle()) == 1;
+}
+
+bool SqliteQueue::give_back(std::string_view key, std::uint64_t token) {
+  bind_text(give_back_.get(), 1, key);
+  sqlite3_bind_int64(give_back_.get(), 2, static_cast<std::int64_t>(token));
+  db_.run(give_back_.get(), "cannot give a lease back");
   return sqlite3_changes(db_.handle()) == 1;
 }
 

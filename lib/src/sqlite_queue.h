@@ -50,6 +50,9 @@ class SqliteQueue {
   static void check(const AttemptRecord& record);
   /// Records an attempt's end, inside the caller's transaction (the store's group commit).
   bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record);
+  /// Ends the lease of `token` on entry `key` with no attempt counted, inside the caller's
+  /// transaction. Returns false when the token no longer holds the entry.
+  bool give_back(std::string_view key, std::uint64_t token);
   std::optional<TimePoint> next_due();
   std::vector<QueueEntry> list(std::optional<QueueState> state, std::size_t limit);
   std::optional<QueueEntry> find(std::string_view key);
@@ -75,6 +78,7 @@ class SqliteQueue {
   Statement due_;
   Statement lease_;
   Statement finish_;
+  Statement give_back_;
   Statement next_due_;
   Statement list_all_;
   Statement list_state_;

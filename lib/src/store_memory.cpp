@@ -113,6 +113,19 @@ class MemoryStore final : public Store {
     return true;
   }
 
+  bool give_back(std::string_view key, std::uint64_t token) override {
+    const std::lock_guard lock(mutex_);
+    const auto it = queue_.find(key);
+    if (it == queue_.end() || it->second.token == 0 || it->second.token != token) return false;
+    Item& item = it->second;
+    unindex(it);
+    item.token = 0;
+    item.lease_until.reset();
+    if (item.entry.attempts > 0) --item.entry.attempts;
+    index(it);
+    return true;
+  }
+
   std::optional<TimePoint> next_due() override {
     const std::lock_guard lock(mutex_);
     if (due_.empty()) return std::nullopt;

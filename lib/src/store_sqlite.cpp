@@ -127,6 +127,16 @@ class SqliteStore final : public Store {
     return pending.won;
   }
 
+  bool give_back(std::string_view key, std::uint64_t token) override {
+    const std::lock_guard lock(db_mutex_);
+    // No fsync: a give-back lost in a crash of the machine leaves the lease to run out, as
+    // the crash would anyway.
+    bool given = false;
+    db_.unsynced_write_transaction("cannot give a lease back",
+                                   [&] { given = queue_->give_back(key, token); });
+    return given;
+  }
+
   std::optional<TimePoint> next_due() override {
     const std::lock_guard lock(db_mutex_);
     return queue_->next_due();

@@ -242,15 +242,26 @@ bool Worker::reserve() {
 }
 
 void Worker::hand(LeasedEntry leased) {
-  const std::lock_guard lock(impl_->shared->mutex);
   Impl::Shared& shared = *impl_->shared;
-  if (shared.stopping) {
-    --shared.in_flight;
-    shared.changed.notify_all();
-    return;
+  {
+    const std::lock_guard lock(shared.mutex);
+    if (!shared.stopping) {
+      shared.ready.push_back(std::move(leased));
+      shared.work.notify_one();
+      return;
+    }
   }
-  shared.ready.push_back(std::move(leased));
-  shared.work.notify_one();
+  // Stopping: no attempt starts now. The entry goes back to the store, due at once for the
+  // next start or another worker, instead of waiting out its lease; its slot stays counted
+  // until then, so that run() returns only after.
+  try {
+    (void)shared.options.store->give_back(leased.entry.key, leased.token);
+  } catch (const std::exception& failure) {
+    Impl::report_store_error(shared.options, failure.what());
+  }
+  const std::lock_guard lock(shared.mutex);
+  --shared.in_flight;
+  shared.changed.notify_all();
 }
 
 void Worker::unreserve() {

@@ -57,6 +57,12 @@ class Store {
   /// when the token no longer holds the entry (the lease ran out and it was taken again, or it
   /// was dropped or sent back meanwhile).
   virtual bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record);
+  /// Ends the lease of `token` on entry `key` with no attempt made (a worker that stops before
+  /// it starts one): the entry is due again at once, that attempt not counted. Returns false,
+  /// changing nothing, when the token no longer holds the entry. The default changes nothing
+  /// and returns false: the lease runs out as after a crash (Redis: a worker attempts every
+  /// entry it took, so only a lease given by claim_and_lease, which Redis never gives, needs it).
+  virtual bool give_back(std::string_view key, std::uint64_t token);
   /// When the next entry falls due: the earliest next_attempt of a pending or retrying entry,
   /// or the end of a running lease; nullopt when nothing waits.
   [[nodiscard]] virtual std::optional<TimePoint> next_due();

@@ -126,8 +126,8 @@ class Worker {
   /// no lease came of it (a duplicate, a store that leases nothing, a failure).
   ///@{
   [[nodiscard]] bool reserve();
-  /// Attempts `leased` in the slot that reserve() gave. When stopping, it is left to its lease,
-  /// and taken again once that runs out.
+  /// Attempts `leased` in the slot that reserve() gave. When stopping, it gives the lease back
+  /// instead (Store::give_back): the entry is due at once for the next start.
   void hand(LeasedEntry leased);
   void unreserve();
   ///@}
