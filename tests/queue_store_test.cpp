@@ -524,6 +524,30 @@ TEST_CASE("list shows the entries of a state, newest received first, at most lim
   });
 }
 
+TEST_CASE("list shows dead entries newest received first, whatever order they died in") {
+  for_each_store([](const QueueStoreKind& kind) {
+    const auto store = kind.open();
+    for (const int i : {0, 1, 2, 3}) {
+      REQUIRE(store->claim_and_enqueue(delivery("k" + std::to_string(i), t0 + i * 1s), long_ttl));
+    }
+    const auto taken = store->take(t0 + 3s, lease, 10);
+    REQUIRE(taken.size() == 4);
+    for (const std::string key : {"k2", "k0", "k3", "k1"}) {
+      for (const auto& each : taken) {
+        if (each.entry.key == key) REQUIRE(store->finish(key, each.token, dead("410")));
+      }
+    }
+    using Keys = std::vector<std::string>;
+    CHECK(keys_of(store->list(QueueState::dead, 10)) == Keys{"k3", "k2", "k1", "k0"});
+    CHECK(keys_of(store->list(QueueState::dead, 2)) == Keys{"k3", "k2"});
+    CHECK(keys_of(store->list(QueueState::dead, 1)) == Keys{"k3"});
+    const auto listed = store->list(QueueState::dead, 1);
+    REQUIRE(listed.size() == 1);
+    check_same_request(listed[0], delivery("k3", t0 + 3s));
+    CHECK(listed[0].last_error == "410");
+  });
+}
+
 TEST_CASE("find returns the entry of a key, and nothing for a key not queued") {
   for_each_store([](const QueueStoreKind& kind) {
     const auto store = kind.open();

@@ -262,8 +262,9 @@ return {tonumber(c[1] or 0), tonumber(c[2] or 0), redis.call('ZCARD', done_set),
 )lua";
 
 /// list. ARGV: base, state ("" for every state), limit. Purges, then returns up to `limit`
-/// entries (as take does, without the token) newest received first; the dead ones come from
-/// the dead-letter stream, all of them, for the caller to order.
+/// entries (as take does, without the token) newest received first; the dead ones from the
+/// dead-letter stream, of which only the arrival of each is read to choose them. The caller
+/// orders ties by key.
 inline constexpr std::string_view list = R"lua(
 purge()
 local state, limit = ARGV[2], tonumber(ARGV[3])
@@ -276,7 +277,19 @@ local function add(key)
   end
 end
 if state == 'dead' then
-  for _, item in ipairs(redis.call('XREVRANGE', dead_letters, '+', '-')) do add(item[2][2]) end
+  -- The dead-letter stream is in order of death: read each one's arrival alone (a fixed-width
+  -- string that sorts as the time does), and only the newest `limit` whole.
+  local found = {}
+  for _, item in ipairs(redis.call('XREVRANGE', dead_letters, '+', '-')) do
+    local key = item[2][2]
+    local received = redis.call('HGET', entry_key(key), 'received')
+    if received then found[#found + 1] = {received, key} end
+  end
+  table.sort(found, function(a, b)
+    if a[1] ~= b[1] then return a[1] > b[1] end
+    return a[2] < b[2]
+  end)
+  for i = 1, math.min(limit, #found) do add(found[i][2]) end
   return out
 end
 local index = all
