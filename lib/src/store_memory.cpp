@@ -98,32 +98,18 @@ class MemoryStore final : public Store {
 
   bool finish(std::string_view key, std::uint64_t token, const AttemptRecord& record) override {
     check_record(record);
-    const std::lock_guard lock(mutex_);
-    const auto it = queue_.find(key);
-    if (it == queue_.end() || it->second.token == 0 || it->second.token != token) return false;
-    Item& item = it->second;
-    unindex(it);
-    item.token = 0;
-    item.lease_until.reset();
-    item.entry.state = record.state;
-    item.entry.last_error = record.error;
-    item.entry.next_attempt =
-        record.state == QueueState::retrying ? record.next_attempt : std::nullopt;
-    index(it);
-    return true;
+    return end_lease(key, token, [&](QueueEntry& entry) {
+      entry.state = record.state;
+      entry.last_error = record.error;
+      entry.next_attempt =
+          record.state == QueueState::retrying ? record.next_attempt : std::nullopt;
+    });
   }
 
   bool give_back(std::string_view key, std::uint64_t token) override {
-    const std::lock_guard lock(mutex_);
-    const auto it = queue_.find(key);
-    if (it == queue_.end() || it->second.token == 0 || it->second.token != token) return false;
-    Item& item = it->second;
-    unindex(it);
-    item.token = 0;
-    item.lease_until.reset();
-    if (item.entry.attempts > 0) --item.entry.attempts;
-    index(it);
-    return true;
+    return end_lease(key, token, [](QueueEntry& entry) {
+      if (entry.attempts > 0) --entry.attempts;  // the attempt was never made
+    });
   }
 
   std::optional<TimePoint> next_due() override {
@@ -316,6 +302,22 @@ class MemoryStore final : public Store {
   }
 
   size_t waiting_count() const { return queue_.size() - finished_.size(); }
+
+  // Ends the lease of `token` on entry `key`, applying `change` to the entry, when the token
+  // still holds it; returns whether it did.
+  template <class Change>
+  bool end_lease(std::string_view key, std::uint64_t token, Change&& change) {
+    const std::lock_guard lock(mutex_);
+    const auto it = queue_.find(key);
+    if (it == queue_.end() || it->second.token == 0 || it->second.token != token) return false;
+    Item& item = it->second;
+    unindex(it);
+    item.token = 0;
+    item.lease_until.reset();
+    change(item.entry);
+    index(it);
+    return true;
+  }
 
   void index_due(Queue::iterator it) const { due_.emplace(due_at(it->second), it->first); }
 
