@@ -160,17 +160,17 @@ std::int64_t SqliteQueue::next_id() {
 }
 
 SqliteQueue::Enqueued SqliteQueue::enqueue(const QueueEntry& entry, std::int64_t id,
-                                           std::optional<std::int64_t> named,
+                                           std::int64_t named,
                                            std::optional<TimePoint> lease_until) {
   if (named != id) {
     // The claim took over an expired one that names an entry. One that waits keeps its state
     // (and is attempted in its turn); a done or dead one goes, and the delivery is queued
     // afresh, at the end.
-    if (named) {
-      sqlite3_bind_int64(waits_.get(), 1, *named);
+    if (named != 0) {
+      sqlite3_bind_int64(waits_.get(), 1, named);
       bind_text(waits_.get(), 2, entry.key);
       if (db_.run(waits_.get(), "cannot queue a delivery").value_or(0) == 1) return {};
-      sqlite3_bind_int64(delete_.get(), 1, *named);
+      sqlite3_bind_int64(delete_.get(), 1, named);
       bind_text(delete_.get(), 2, entry.key);
       db_.run(delete_.get(), "cannot queue a delivery");
     }

@@ -3,7 +3,8 @@
 // Private to the library: the delivery queue of the SQLite store, one table beside the claims
 // (sqlite_schema.h), which find its entries by key. Its owner (store_sqlite.cpp) serialises the
 // calls and runs enqueue(), sweep() and finish() inside its group commit's transactions, take()
-// in a transaction that skips the fsync; every other write is a write_transaction of its own.
+// and give_back() in transactions that skip the fsync; every other write is a write_transaction
+// of its own.
 
 #include <chrono>
 #include <cstddef>
@@ -32,11 +33,11 @@ class SqliteQueue {
     std::optional<std::uint64_t> token;
   };
   /// Queues `entry` at `id` (pending, due at its `received`) for the claim of its key, which
-  /// the caller has just won naming `named`, inside the caller's transaction; leased until
-  /// `lease_until` when that is set (its first attempt counted). When `named` is another entry
-  /// (the claim took over an expired one), one that waits is left as it is and nothing is
+  /// the caller has just won naming `named` (0: none), inside the caller's transaction; leased
+  /// until `lease_until` when that is set (its first attempt counted). When `named` is another
+  /// entry (the claim took over an expired one), one that waits is left as it is and nothing is
   /// queued; a done or dead one is replaced, and the claim names the new one.
-  Enqueued enqueue(const QueueEntry& entry, std::int64_t id, std::optional<std::int64_t> named,
+  Enqueued enqueue(const QueueEntry& entry, std::int64_t id, std::int64_t named,
                    std::optional<TimePoint> lease_until);
   /// Deletes up to `batch` done and dead entries whose claim expired by `now_unix_ms`, inside
   /// the caller's transaction (which then deletes the claims). Returns the number deleted, or

@@ -31,7 +31,7 @@ constexpr std::string_view claim_sql =
     "ON CONFLICT (key) DO NOTHING";
 constexpr std::string_view take_over_sql =
     "UPDATE tykhook_claims SET expires_at = ?2, entry = coalesce(entry, ?4) "
-    "WHERE key = ?1 AND expires_at <= ?3 RETURNING entry";
+    "WHERE key = ?1 AND expires_at <= ?3 RETURNING coalesce(entry, 0)";
 // Released, a claim expires: a later claim of the key wins. One that names an entry keeps it
 // named until the sweep (which leaves the claim of an entry that waits).
 constexpr std::string_view release_sql =
@@ -250,10 +250,10 @@ class SqliteStore final : public Store {
 
   // Claims `key` until `expires` (Unix ms) at `now`, for an entry to be queued at `id` when
   // that is set. Returns nullopt when the claim lost, and otherwise the entry that the claim
-  // names: `id` for a new key, or the entry that an expired claim taken over named.
-  std::optional<std::optional<std::int64_t>> run_claim(std::string_view key, std::int64_t expires,
-                                                       std::int64_t now,
-                                                       std::optional<std::int64_t> id) {
+  // names (0 for none; ids start at 1): `id` for a new key, or for an expired claim taken over
+  // the entry it named, else `id`.
+  std::optional<std::int64_t> run_claim(std::string_view key, std::int64_t expires,
+                                        std::int64_t now, std::optional<std::int64_t> id) {
     const auto bind_id = [&](sqlite3_stmt* statement, int index) {
       if (id) {
         sqlite3_bind_int64(statement, index, *id);
@@ -265,28 +265,12 @@ class SqliteStore final : public Store {
     sqlite3_bind_int64(claim_.get(), 2, expires);
     bind_id(claim_.get(), 3);
     db_.run(claim_.get(), "cannot record a claim");
-    if (sqlite3_changes(db_.handle()) == 1) return std::optional<std::int64_t>(id);
-    sqlite3_stmt* statement = take_over_.get();
-    bind_text(statement, 1, key);
-    sqlite3_bind_int64(statement, 2, expires);
-    sqlite3_bind_int64(statement, 3, now);
-    bind_id(statement, 4);
-    std::optional<std::optional<std::int64_t>> won;
-    const int rc = db_.retry_while_busy([&] {
-      won.reset();
-      int step = sqlite3_step(statement);
-      if (step == SQLITE_ROW) {
-        won.emplace();
-        if (sqlite3_column_type(statement, 0) != SQLITE_NULL) {
-          *won = sqlite3_column_int64(statement, 0);
-        }
-        step = sqlite3_step(statement);
-      }
-      sqlite3_reset(statement);
-      return step;
-    });
-    if (rc != SQLITE_DONE) db_.fail(rc, "cannot record a claim");
-    return won;
+    if (sqlite3_changes(db_.handle()) == 1) return id.value_or(0);
+    bind_text(take_over_.get(), 1, key);
+    sqlite3_bind_int64(take_over_.get(), 2, expires);
+    sqlite3_bind_int64(take_over_.get(), 3, now);
+    bind_id(take_over_.get(), 4);
+    return db_.run(take_over_.get(), "cannot record a claim");  // a row when taken over
   }
 
   // Runs inside a claim's transaction, before its claims. A sweep that meets a lock is
